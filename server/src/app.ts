@@ -1,0 +1,82 @@
+import express, { type Express } from 'express';
+import type { Logger } from 'pino';
+import { Authenticator, type AuthMode } from './auth/authenticator';
+import { authenticate } from './auth/middleware';
+import { type Clock, systemClock } from './clock';
+import { docsRouter } from './docs/routes';
+import { compileEventInputValidator } from './events/input-schema';
+import { eventsRouter } from './events/routes';
+import { EventsService } from './events/service';
+import { healthRouter } from './health/routes';
+import { errorHandler, notFound } from './http/error-handler';
+import { jsonBody } from './http/json-body';
+import { httpLogger } from './http/logger';
+import { openApiValidator } from './http/openapi-validator';
+import { rateLimit, TokenBucketLimiter } from './http/rate-limit';
+import { requestId } from './http/request-id';
+import { inboxRouter } from './inbox/routes';
+import { InboxService } from './inbox/service';
+import { meRouter } from './me/routes';
+import { type LoadedSpec, loadSpec } from './spec';
+import { CursorCodec } from './store/cursor';
+import type { EventStore } from './store/event-store';
+import type { KeyStore } from './store/key-store';
+
+const DAY_MS = 24 * 60 * 60 * 1000;
+
+/** What the app needs of the configuration (see config.ts for where it comes from). */
+export interface AppConfig {
+  authMode: AuthMode;
+  cursorSecret: string;
+  retentionDays: number;
+  /** Requests per second per API key; 0 turns rate limiting off. */
+  rateLimit: number;
+  rateBurst: number;
+}
+
+export interface AppDeps {
+  store: EventStore;
+  keys: KeyStore;
+  config: AppConfig;
+  logger: Logger;
+  clock?: Clock;
+  spec?: LoadedSpec;
+}
+
+/** The Express app: no listen, no environment. Entry points (local.ts) wire it up. */
+export function createApp({ store, keys, config, logger, clock = systemClock, spec = loadSpec() }: AppDeps): Express {
+  const events = new EventsService({
+    store,
+    clock,
+    retentionMs: config.retentionDays * DAY_MS,
+    validateEventInput: compileEventInputValidator(spec.document),
+  });
+  const inbox = new InboxService(store, new CursorCodec(config.cursorSecret));
+  const authenticator = new Authenticator({ keys, authMode: config.authMode, clock });
+  const limiter =
+    config.rateLimit > 0 ? new TokenBucketLimiter(config.rateLimit, config.rateBurst, clock) : undefined;
+
+  const app = express();
+  app.disable('x-powered-by');
+  app.disable('etag');
+  app.set('query parser', 'simple');
+
+  app.use(requestId);
+  app.use(httpLogger(logger));
+  app.use(docsRouter(spec.text));
+  // Authentication (then the rate limit) comes before body parsing and validation, so an
+  // anonymous caller costs little and learns nothing about the contract's rules.
+  const guard = express.Router();
+  guard.use(authenticate(authenticator));
+  if (limiter) guard.use(rateLimit(limiter));
+  app.use('/v1', (req, res, next) => (req.path === '/health' ? next() : guard(req, res, next)));
+  app.use(jsonBody());
+  app.use(openApiValidator(spec.document));
+  app.use(healthRouter(store, spec.document.info.version, clock));
+  app.use(eventsRouter(events));
+  app.use(inboxRouter(inbox));
+  app.use(meRouter());
+  app.use(notFound);
+  app.use(errorHandler);
+  return app;
+}

@@ -1,0 +1,41 @@
+import { createHash, randomBytes } from 'node:crypto';
+
+/** Accepted as tenant `local` with every scope when AUTH_MODE=local, and only then. */
+export const DEV_API_KEY = 'test-api-key-12345';
+
+const KEY_PREFIX = 'tk_';
+const KEY_ID_ALPHABET = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789';
+const KEY_ID_LENGTH = 16;
+// tk_<key_id>_<secret>: the key id is alphanumeric, so the first `_` after it ends it.
+const KEY_PATTERN = /^tk_([A-Za-z0-9]{16})_([A-Za-z0-9_-]{43})$/;
+
+export interface ParsedApiKey {
+  keyId: string;
+  secret: string;
+}
+
+export function parseApiKey(raw: string): ParsedApiKey | undefined {
+  const match = KEY_PATTERN.exec(raw);
+  if (!match) return undefined;
+  return { keyId: match[1] as string, secret: match[2] as string };
+}
+
+/** Hex SHA-256: the only form in which a secret is stored or compared. */
+export function hashSecret(secret: string): string {
+  return createHash('sha256').update(secret, 'utf8').digest('hex');
+}
+
+export interface GeneratedApiKey {
+  apiKey: string;
+  keyId: string;
+  secretHash: string;
+}
+
+/** A new key: a 16-character id and a 256-bit random secret. */
+export function generateApiKey(): GeneratedApiKey {
+  const idBytes = randomBytes(KEY_ID_LENGTH);
+  let keyId = '';
+  for (const byte of idBytes) keyId += KEY_ID_ALPHABET[byte % KEY_ID_ALPHABET.length];
+  const secret = randomBytes(32).toString('base64url');
+  return { apiKey: `${KEY_PREFIX}${keyId}_${secret}`, keyId, secretHash: hashSecret(secret) };
+}

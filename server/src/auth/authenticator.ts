@@ -1,0 +1,95 @@
+import { timingSafeEqual } from 'node:crypto';
+import type { Clock } from '../clock';
+import { UnauthorizedError } from '../errors';
+import { ALL_SCOPES, type ApiKeyRecord, type KeyStore } from '../store/key-store';
+import { DEV_API_KEY, hashSecret, parseApiKey } from './api-keys';
+import type { Principal } from './principal';
+
+export type AuthMode = 'local' | 'aws';
+
+export interface AuthenticatorOptions {
+  keys: KeyStore;
+  authMode: AuthMode;
+  clock: Clock;
+  /**
+   * How long a looked-up key is trusted before it is read again. Revocation takes effect
+   * within this time everywhere, so it must stay well under the promised 60 s.
+   */
+  cacheTtlMs?: number;
+  cacheMaxEntries?: number;
+}
+
+const DEV_KEY_HASH = Buffer.from(hashSecret(DEV_API_KEY), 'hex');
+const DEV_PRINCIPAL: Principal = {
+  tenantId: 'local',
+  keyId: 'dev',
+  source: 'local',
+  scopes: ALL_SCOPES,
+};
+
+/**
+ * Resolves an API key to its principal. Keys are found by the SHA-256 of their secret (never
+ * by the secret itself) and the stored hash is compared in constant time.
+ */
+export class Authenticator {
+  private readonly cache = new Map<string, { record: ApiKeyRecord; until: number }>();
+  private readonly cacheTtlMs: number;
+  private readonly cacheMaxEntries: number;
+
+  constructor(private readonly options: AuthenticatorOptions) {
+    this.cacheTtlMs = options.cacheTtlMs ?? 10_000;
+    this.cacheMaxEntries = options.cacheMaxEntries ?? 10_000;
+  }
+
+  async authenticate(rawKey: string | undefined): Promise<Principal> {
+    if (!rawKey) {
+      throw new UnauthorizedError(
+        'Missing API key. Send it as the X-API-Key header or as Authorization: Bearer <key>.',
+      );
+    }
+    if (this.options.authMode === 'local' && isDevKey(rawKey)) return DEV_PRINCIPAL;
+    const parsed = parseApiKey(rawKey);
+    if (!parsed) throw invalidKey();
+    const secretHash = hashSecret(parsed.secret);
+    const record = await this.lookup(secretHash);
+    if (
+      !record ||
+      record.keyId !== parsed.keyId ||
+      !timingSafeEqual(Buffer.from(record.secretHash, 'hex'), Buffer.from(secretHash, 'hex'))
+    ) {
+      throw invalidKey();
+    }
+    if (!record.isActive) throw new UnauthorizedError('This API key has been revoked.');
+    return {
+      tenantId: record.tenantId,
+      keyId: record.keyId,
+      source: record.source,
+      scopes: record.scopes,
+    };
+  }
+
+  private async lookup(secretHash: string): Promise<ApiKeyRecord | undefined> {
+    const now = this.options.clock();
+    const cached = this.cache.get(secretHash);
+    if (cached && cached.until > now) return cached.record;
+    const record = await this.options.keys.findByHash(secretHash);
+    this.cache.delete(secretHash);
+    if (record) {
+      // Unknown keys are not cached, so guessing cannot fill the cache.
+      if (this.cache.size >= this.cacheMaxEntries) {
+        const oldest = this.cache.keys().next().value;
+        if (oldest !== undefined) this.cache.delete(oldest);
+      }
+      this.cache.set(secretHash, { record, until: now + this.cacheTtlMs });
+    }
+    return record;
+  }
+}
+
+function isDevKey(rawKey: string): boolean {
+  return timingSafeEqual(Buffer.from(hashSecret(rawKey), 'hex'), DEV_KEY_HASH);
+}
+
+function invalidKey(): UnauthorizedError {
+  return new UnauthorizedError('Invalid API key.');
+}

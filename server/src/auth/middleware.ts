@@ -1,0 +1,36 @@
+import type { Request, RequestHandler, Response } from 'express';
+import { ForbiddenError } from '../errors';
+import type { Scope } from '../store/key-store';
+import type { Authenticator } from './authenticator';
+import type { Principal } from './principal';
+
+/** The key from `X-API-Key`, else from `Authorization: Bearer <key>`. */
+export function readApiKey(req: Request): string | undefined {
+  const header = req.get('x-api-key');
+  if (header) return header.trim();
+  const authorization = req.get('authorization');
+  const match = authorization ? /^Bearer\s+(\S+)\s*$/i.exec(authorization) : null;
+  return match?.[1];
+}
+
+/** Resolves the request's API key and keeps the principal in `res.locals`. */
+export function authenticate(authenticator: Authenticator): RequestHandler {
+  return async (req, res, next) => {
+    res.locals.principal = await authenticator.authenticate(readApiKey(req));
+    next();
+  };
+}
+
+export function principalOf(res: Response): Principal {
+  const principal = res.locals.principal as Principal | undefined;
+  if (!principal) throw new Error('principalOf called on a route that is not authenticated');
+  return principal;
+}
+
+/** 403 unless the key carries `scope` (the operation's `x-required-scope` in the contract). */
+export function requireScope(scope: Scope): RequestHandler {
+  return (_req, res, next) => {
+    if (!principalOf(res).scopes.includes(scope)) throw new ForbiddenError(scope);
+    next();
+  };
+}

@@ -1,0 +1,34 @@
+import { Router } from 'express';
+
+const REDOC_BUNDLE = require.resolve('redoc/bundles/redoc.standalone.js');
+
+// Relative URLs, so the page also works behind a path prefix (an API Gateway stage).
+const DOCS_HTML = `<!doctype html>
+<html lang="en">
+  <head>
+    <meta charset="utf-8">
+    <meta name="viewport" content="width=device-width, initial-scale=1">
+    <title>Triggers API reference</title>
+    <style>body { margin: 0; padding: 0; }</style>
+  </head>
+  <body>
+    <redoc spec-url="openapi.yaml" hide-download-button="false"></redoc>
+    <script src="docs/redoc.standalone.js"></script>
+  </body>
+</html>
+`;
+
+/** The contract, and an HTML reference rendered from it by Redoc served from npm (no CDN). */
+export function docsRouter(specText: string): Router {
+  const router = Router();
+  router.get('/openapi.yaml', (_req, res) => {
+    res.type('application/yaml; charset=utf-8').send(specText);
+  });
+  router.get('/docs', (_req, res) => {
+    res.type('text/html; charset=utf-8').send(DOCS_HTML);
+  });
+  router.get('/docs/redoc.standalone.js', (_req, res) => {
+    res.sendFile(REDOC_BUNDLE, { maxAge: '1d' });
+  });
+  return router;
+}

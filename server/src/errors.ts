@@ -1,0 +1,148 @@
+import type { components } from './generated/triggers';
+
+/** A stable, machine-readable error code of the contract (`components.schemas.ErrorCode`). */
+export type ErrorCode = components['schemas']['ErrorCode'];
+export type ErrorDetails = Record<string, unknown>;
+
+/**
+ * An error the client is meant to see. Handlers and services throw these; the one error
+ * middleware (`http/error-handler.ts`) turns them into the envelope. Anything that is not an
+ * AppError becomes a 500 whose cause goes to the log only.
+ */
+export class AppError extends Error {
+  readonly status: number;
+  readonly code: ErrorCode;
+  readonly details: ErrorDetails;
+  readonly headers: Readonly<Record<string, string>>;
+
+  constructor(
+    status: number,
+    code: ErrorCode,
+    message: string,
+    details: ErrorDetails = {},
+    options: { cause?: unknown; headers?: Record<string, string> } = {},
+  ) {
+    super(message, { cause: options.cause });
+    this.name = new.target.name;
+    this.status = status;
+    this.code = code;
+    this.details = details;
+    this.headers = options.headers ?? {};
+  }
+}
+
+export interface FieldError {
+  path: string;
+  message: string;
+}
+
+export class ValidationError extends AppError {
+  constructor(message: string, errors: FieldError[]) {
+    super(400, 'VALIDATION_ERROR', message, { errors });
+  }
+}
+
+export class InvalidCursorError extends AppError {
+  constructor(reason: string) {
+    super(
+      400,
+      'INVALID_CURSOR',
+      `Invalid cursor: ${reason}. Pass pagination.next_cursor exactly as returned, with the same filters, or omit cursor to start from the oldest event.`,
+    );
+  }
+}
+
+export class UnauthorizedError extends AppError {
+  constructor(message: string) {
+    super(401, 'UNAUTHORIZED', message);
+  }
+}
+
+export class ForbiddenError extends AppError {
+  constructor(requiredScope: string) {
+    super(403, 'FORBIDDEN', `This API key lacks the scope ${requiredScope}.`, {
+      required_scope: requiredScope,
+    });
+  }
+}
+
+export class NotFoundError extends AppError {
+  constructor(message = 'Event not found.') {
+    super(404, 'NOT_FOUND', message);
+  }
+}
+
+export class MethodNotAllowedError extends AppError {
+  constructor(method: string, allow: string[]) {
+    super(405, 'METHOD_NOT_ALLOWED', `${method} is not allowed on this path.`, { allow }, {
+      headers: { Allow: allow.join(', ') },
+    });
+  }
+}
+
+export class ConflictError extends AppError {
+  constructor(currentStatus: string, acknowledgedAt: string | null) {
+    super(409, 'CONFLICT', `Event is not pending: it is ${currentStatus}.`, {
+      current_status: currentStatus,
+      acknowledged_at: acknowledgedAt,
+    });
+  }
+}
+
+export class PayloadTooLargeError extends AppError {
+  constructor(what: string, limitBytes: number, actualBytes: number | undefined) {
+    const actual = actualBytes === undefined ? 'larger than that' : `${actualBytes} bytes`;
+    super(
+      413,
+      'PAYLOAD_TOO_LARGE',
+      `${what} is ${actual}; the limit is ${limitBytes} bytes.`,
+      actualBytes === undefined
+        ? { limit_bytes: limitBytes }
+        : { limit_bytes: limitBytes, actual_bytes: actualBytes },
+    );
+  }
+}
+
+export class UnsupportedMediaTypeError extends AppError {
+  constructor(contentType: string | undefined) {
+    super(
+      415,
+      'UNSUPPORTED_MEDIA_TYPE',
+      `Send the body as application/json${contentType ? ` (got ${contentType})` : ''}.`,
+      contentType ? { content_type: contentType } : {},
+    );
+  }
+}
+
+export class IdempotencyKeyReusedError extends AppError {
+  constructor(idempotencyKey: string, eventId: string) {
+    super(
+      422,
+      'IDEMPOTENCY_KEY_REUSED',
+      'This idempotency key was already used with another request body. Use a new key for a new event.',
+      { idempotency_key: idempotencyKey, event_id: eventId },
+    );
+  }
+}
+
+export class RateLimitedError extends AppError {
+  constructor(retryAfterSeconds: number) {
+    super(
+      429,
+      'RATE_LIMITED',
+      `Too many requests for this API key; retry after ${retryAfterSeconds} second${retryAfterSeconds === 1 ? '' : 's'}.`,
+      { retry_after_seconds: retryAfterSeconds },
+      { headers: { 'Retry-After': String(retryAfterSeconds) } },
+    );
+  }
+}
+
+export class UnavailableError extends AppError {
+  constructor(options: { cause?: unknown; retryAfterSeconds?: number } = {}) {
+    const retryAfter = options.retryAfterSeconds ?? 1;
+    super(503, 'UNAVAILABLE', 'The event store is unavailable; retry later.', {}, {
+      cause: options.cause,
+      headers: { 'Retry-After': String(retryAfter) },
+    });
+  }
+}

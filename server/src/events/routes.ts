@@ -1,0 +1,87 @@
+import { Router } from 'express';
+import { principalOf, requireScope } from '../auth/middleware';
+import type { components } from '../generated/triggers';
+import { requestIdOf } from '../http/request-id';
+import type { EventsService } from './service';
+import { toWireEvent } from './wire';
+
+type Schemas = components['schemas'];
+
+/** Thin handlers: read the request, call the service, shape the answer of the contract. */
+export function eventsRouter(events: EventsService): Router {
+  const router = Router();
+
+  router.post('/v1/events/bulk/ack', requireScope('events:ack'), async (req, res) => {
+    const body = req.body as Schemas['BulkAckInput'];
+    const result = await events.ackMany(principalOf(res), body.event_ids);
+    const answer: Schemas['BulkAckResult'] = {
+      successful: result.successful.map((item) => ({
+        event_id: item.eventId,
+        acknowledged_at: item.acknowledgedAt,
+      })),
+      failed: result.failed.map((item) => ({ event_id: item.eventId, error: item.error })),
+      request_id: requestIdOf(res),
+    };
+    res.status(200).json(answer);
+  });
+
+  router.post('/v1/events/bulk', requireScope('events:write'), async (req, res) => {
+    const body = req.body as Schemas['BulkEventsInput'];
+    const result = await events.createMany(principalOf(res), body.items, req.get('idempotency-key'));
+    const answer: Schemas['BulkEventsResult'] = {
+      successful: result.successful.map((item) => ({
+        index: item.index,
+        event_id: item.eventId,
+        created_at: item.createdAt,
+        status: 'pending',
+        replayed: item.replayed,
+      })),
+      failed: result.failed,
+      request_id: requestIdOf(res),
+    };
+    res.status(200).json(answer);
+  });
+
+  router.post('/v1/events', requireScope('events:write'), async (req, res) => {
+    const created = await events.create(
+      principalOf(res),
+      req.body as Schemas['EventInput'],
+      req.get('idempotency-key'),
+    );
+    if (created.replayed) res.setHeader('Idempotent-Replayed', 'true');
+    res.setHeader('Location', `/v1/events/${created.eventId}`);
+    const answer: Schemas['EventCreated'] = {
+      event_id: created.eventId,
+      created_at: created.createdAt,
+      // A replay answers the original response, in which the event was pending.
+      status: 'pending',
+      expires_at: created.expiresAt,
+      request_id: requestIdOf(res),
+    };
+    res.status(201).json(answer);
+  });
+
+  router.get('/v1/events/:event_id', requireScope('events:read'), async (req, res) => {
+    const event = await events.get(principalOf(res), req.params.event_id as string);
+    const answer: Schemas['EventResponse'] = { ...toWireEvent(event), request_id: requestIdOf(res) };
+    res.status(200).json(answer);
+  });
+
+  router.delete('/v1/events/:event_id', requireScope('events:ack'), async (req, res) => {
+    await events.delete(principalOf(res), req.params.event_id as string);
+    res.status(204).end();
+  });
+
+  router.post('/v1/events/:event_id/ack', requireScope('events:ack'), async (req, res) => {
+    const acked = await events.ack(principalOf(res), req.params.event_id as string);
+    const answer: Schemas['AckResult'] = {
+      event_id: acked.eventId,
+      status: 'acknowledged',
+      acknowledged_at: acked.acknowledgedAt,
+      request_id: requestIdOf(res),
+    };
+    res.status(200).json(answer);
+  });
+
+  return router;
+}

@@ -1,0 +1,250 @@
+import { createHash } from 'node:crypto';
+import stringify from 'safe-stable-stringify';
+import { v7 as uuidv7 } from 'uuid';
+import type { Principal } from '../auth/principal';
+import { type Clock, toIso } from '../clock';
+import {
+  AppError,
+  ConflictError,
+  type FieldError,
+  IdempotencyKeyReusedError,
+  NotFoundError,
+  PayloadTooLargeError,
+  ValidationError,
+} from '../errors';
+import type { components } from '../generated/triggers';
+import { exceedsDepth } from '../json-depth';
+import type {
+  AckOutcome,
+  CreateOutcome,
+  CreateRequest,
+  EventStore,
+  StoredEvent,
+} from '../store/event-store';
+
+type EventInput = components['schemas']['EventInput'];
+type ItemError = components['schemas']['ItemError'];
+
+/** `payload` limit: bytes of its compact UTF-8 JSON serialization. */
+export const PAYLOAD_LIMIT_BYTES = 409_600;
+export const PAYLOAD_MAX_DEPTH = 64;
+export const IDEMPOTENCY_TTL_MS = 24 * 60 * 60 * 1000;
+
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
+export interface CreatedEvent {
+  eventId: string;
+  createdAt: string;
+  expiresAt: string;
+  /** True when an earlier request with the same idempotency key created the event. */
+  replayed: boolean;
+}
+
+export interface BulkCreateResult {
+  successful: Array<CreatedEvent & { index: number }>;
+  failed: Array<{ index: number; error: ItemError }>;
+}
+
+export interface AckedEvent {
+  eventId: string;
+  acknowledgedAt: string;
+}
+
+export interface BulkAckResult {
+  successful: AckedEvent[];
+  failed: Array<{ eventId: string; error: ItemError }>;
+}
+
+export interface EventsServiceOptions {
+  store: EventStore;
+  clock: Clock;
+  retentionMs: number;
+  /** Checks one bulk item against the contract's EventInput; see input-schema.ts. */
+  validateEventInput: (value: unknown, basePath: string) => FieldError[];
+}
+
+/** The rules of ingest, read, ack and delete. Depends only on the EventStore port. */
+export class EventsService {
+  constructor(private readonly options: EventsServiceOptions) {}
+
+  async create(principal: Principal, input: EventInput, headerKey?: string): Promise<CreatedEvent> {
+    const request = this.prepare(principal, input, resolveKey(input, headerKey), '');
+    return settleCreate(await this.options.store.create(request));
+  }
+
+  /**
+   * Bulk ingest: each item is validated, sized and written on its own (all in one group
+   * commit), so a bad item fails alone and writes nothing. An item without a key of its own
+   * uses `<Idempotency-Key header>:<index>`, which makes a retried bulk request safe.
+   */
+  async createMany(principal: Principal, items: unknown[], headerKey?: string): Promise<BulkCreateResult> {
+    const result: BulkCreateResult = { successful: [], failed: [] };
+    const writes: Array<Promise<void>> = [];
+    items.forEach((item, index) => {
+      try {
+        const errors = this.options.validateEventInput(item, `/items/${index}`);
+        if (errors.length > 0) {
+          throw new ValidationError(`${errors[0]?.path} ${errors[0]?.message}`, errors);
+        }
+        const input = item as EventInput;
+        const ownKey = input.metadata?.idempotency_key;
+        const key = ownKey ?? (headerKey === undefined ? undefined : `${headerKey}:${index}`);
+        const request = this.prepare(principal, input, key, `/items/${index}`, ownKey !== undefined);
+        writes.push(
+          this.options.store.create(request).then(settleCreate).then(
+            (created) => {
+              result.successful.push({ index, ...created });
+            },
+            (error: unknown) => {
+              if (!(error instanceof IdempotencyKeyReusedError)) throw error;
+              result.failed.push({ index, error: toItemError(error) });
+            },
+          ),
+        );
+      } catch (error) {
+        if (!(error instanceof AppError)) throw error;
+        result.failed.push({ index, error: toItemError(error) });
+      }
+    });
+    await Promise.all(writes);
+    result.successful.sort((a, b) => a.index - b.index);
+    result.failed.sort((a, b) => a.index - b.index);
+    return result;
+  }
+
+  async get(principal: Principal, eventId: string): Promise<StoredEvent> {
+    const event = UUID.test(eventId)
+      ? await this.options.store.get(principal.tenantId, eventId.toLowerCase())
+      : undefined;
+    if (!event) throw new NotFoundError();
+    return event;
+  }
+
+  async delete(principal: Principal, eventId: string): Promise<void> {
+    if (UUID.test(eventId)) await this.options.store.delete(principal.tenantId, eventId.toLowerCase());
+  }
+
+  async ack(principal: Principal, eventId: string): Promise<AckedEvent> {
+    return settleAck(eventId, await this.ackOutcome(principal, eventId));
+  }
+
+  /** Each id is acked on its own, exactly as a single ack; failures are listed, not thrown. */
+  async ackMany(principal: Principal, eventIds: string[]): Promise<BulkAckResult> {
+    const outcomes = await Promise.all(eventIds.map((id) => this.ackOutcome(principal, id)));
+    const result: BulkAckResult = { successful: [], failed: [] };
+    outcomes.forEach((outcome, index) => {
+      const eventId = eventIds[index] as string;
+      try {
+        result.successful.push(settleAck(eventId, outcome));
+      } catch (error) {
+        if (!(error instanceof AppError)) throw error;
+        result.failed.push({ eventId, error: toItemError(error) });
+      }
+    });
+    return result;
+  }
+
+  private ackOutcome(principal: Principal, eventId: string): Promise<AckOutcome> {
+    if (!UUID.test(eventId)) return Promise.resolve({ kind: 'not_found' });
+    return this.options.store.ack(principal.tenantId, eventId.toLowerCase(), this.options.clock());
+  }
+
+  /** Turns a valid input into the write request, enforcing the limits the schema cannot state. */
+  private prepare(
+    principal: Principal,
+    input: EventInput,
+    idempotencyKey: string | undefined,
+    basePath: string,
+    keyInMetadata = true,
+  ): CreateRequest {
+    const payloadJson = JSON.stringify(input.payload);
+    const payloadBytes = Buffer.byteLength(payloadJson, 'utf8');
+    if (payloadBytes > PAYLOAD_LIMIT_BYTES) {
+      throw new PayloadTooLargeError('payload', PAYLOAD_LIMIT_BYTES, payloadBytes);
+    }
+    if (exceedsDepth(input.payload, PAYLOAD_MAX_DEPTH)) {
+      throw new ValidationError(`payload is nested deeper than ${PAYLOAD_MAX_DEPTH} levels.`, [
+        { path: `${basePath}/payload`, message: `must not be nested deeper than ${PAYLOAD_MAX_DEPTH} levels` },
+      ]);
+    }
+    const source = input.source.trim();
+    const eventType = input.event_type.trim();
+    const { idempotency_key: _ignored, ...givenMetadata } = input.metadata ?? {};
+    const priority = input.metadata?.priority ?? 'normal';
+    const metadata: Record<string, unknown> = { ...givenMetadata, priority };
+    const now = this.options.clock();
+    const event = {
+      tenantId: principal.tenantId,
+      eventId: uuidv7({ msecs: now }),
+      createdAt: now,
+      source,
+      eventType,
+      payloadJson,
+      priority,
+      metadata: idempotencyKey !== undefined && keyInMetadata
+        ? { ...metadata, idempotency_key: idempotencyKey }
+        : metadata,
+      expiresAt: now + this.options.retentionMs,
+    };
+    if (idempotencyKey === undefined) return { event };
+    // The canonical body: what the event would contain, keys sorted, the key itself left out
+    // (so a key sent as a header or in metadata names the same request).
+    const requestHash = createHash('sha256')
+      .update(stringify({ source, event_type: eventType, payload: input.payload, metadata }) ?? '')
+      .digest('hex');
+    return {
+      event,
+      idempotency: { key: idempotencyKey, requestHash, expiresAt: now + IDEMPOTENCY_TTL_MS },
+    };
+  }
+}
+
+/** The effective idempotency key; header and metadata may both name it only if they agree. */
+function resolveKey(input: EventInput, headerKey: string | undefined): string | undefined {
+  const metadataKey = input.metadata?.idempotency_key;
+  if (headerKey !== undefined && metadataKey !== undefined && headerKey !== metadataKey) {
+    throw new ValidationError('The Idempotency-Key header and metadata.idempotency_key differ; send one key.', [
+      { path: '/headers/idempotency-key', message: 'must equal metadata.idempotency_key when both are given' },
+    ]);
+  }
+  return headerKey ?? metadataKey;
+}
+
+function settleCreate(outcome: CreateOutcome): CreatedEvent {
+  switch (outcome.kind) {
+    case 'created':
+      return {
+        eventId: outcome.event.eventId,
+        createdAt: toIso(outcome.event.createdAt),
+        expiresAt: toIso(outcome.event.expiresAt),
+        replayed: false,
+      };
+    case 'replayed':
+      return {
+        eventId: outcome.record.eventId,
+        createdAt: toIso(outcome.record.createdAt),
+        expiresAt: toIso(outcome.record.eventExpiresAt),
+        replayed: true,
+      };
+    case 'key_reused':
+      throw new IdempotencyKeyReusedError(outcome.record.key, outcome.record.eventId);
+  }
+}
+
+function settleAck(eventId: string, outcome: AckOutcome): AckedEvent {
+  switch (outcome.kind) {
+    case 'acked':
+      return { eventId: eventId.toLowerCase(), acknowledgedAt: toIso(outcome.acknowledgedAt) };
+    case 'not_found':
+      throw new NotFoundError();
+    case 'not_pending':
+      throw new ConflictError(
+        outcome.status,
+        outcome.acknowledgedAt === null ? null : toIso(outcome.acknowledgedAt),
+      );
+  }
+}
+
+function toItemError(error: AppError): ItemError {
+  return { code: error.code, message: error.message, details: error.details };
+}

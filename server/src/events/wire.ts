@@ -1,0 +1,20 @@
+import { toIso } from '../clock';
+import type { components } from '../generated/triggers';
+import type { StoredEvent } from '../store/event-store';
+
+export type WireEvent = components['schemas']['Event'];
+
+/** The stored event as the contract shows it: snake_case fields and ISO times. */
+export function toWireEvent(event: StoredEvent): WireEvent {
+  return {
+    event_id: event.eventId,
+    created_at: toIso(event.createdAt),
+    source: event.source,
+    event_type: event.eventType,
+    payload: JSON.parse(event.payloadJson) as WireEvent['payload'],
+    status: event.status,
+    metadata: event.metadata as WireEvent['metadata'],
+    acknowledged_at: event.acknowledgedAt === null ? null : toIso(event.acknowledgedAt),
+    expires_at: toIso(event.expiresAt),
+  };
+}

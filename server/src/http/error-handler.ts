@@ -1,0 +1,150 @@
+import type { ErrorRequestHandler, RequestHandler, Response } from 'express';
+import {
+  AppError,
+  type ErrorCode,
+  type ErrorDetails,
+  type FieldError,
+  MethodNotAllowedError,
+  NotFoundError,
+  PayloadTooLargeError,
+  UnsupportedMediaTypeError,
+  ValidationError,
+} from '../errors';
+import { requestIdOf } from './request-id';
+
+interface ValidatorError {
+  status: number;
+  message?: string;
+  path?: string;
+  errors?: Array<{ path?: string; message?: string }>;
+  headers?: { Allow?: string };
+}
+
+interface BodyParserError {
+  type: string;
+  status?: number;
+  limit?: number;
+  length?: number;
+  body?: unknown;
+  charset?: string;
+  encoding?: string;
+}
+
+/** Unknown path (no route and no documented operation): 404 in the envelope. */
+export const notFound: RequestHandler = (req) => {
+  throw new NotFoundError(`No such path: ${req.method} ${req.path}.`);
+};
+
+/**
+ * The one error middleware: every error — ours, the validator's, body-parser's, the store's
+ * or a bug — leaves as `{error: {code, message, details, request_id}}`. The body is written
+ * directly (not through the validator's res.json), so an error can never fail validation.
+ * Causes of 5xx go to the log, once, and never to the client.
+ */
+export const errorHandler: ErrorRequestHandler = (error, req, res, next) => {
+  if (res.headersSent) {
+    next(error);
+    return;
+  }
+  const appError = toAppError(error, req.method);
+  if (appError) {
+    if (appError.status >= 500) req.log?.error({ err: appError.cause ?? appError }, appError.message);
+    send(res, appError.status, appError.code, appError.message, appError.details, appError.headers);
+    return;
+  }
+  req.log?.error({ err: error }, 'unhandled error');
+  send(res, 500, 'INTERNAL_ERROR', 'An unexpected error occurred. Quote the request id when reporting it.', {});
+};
+
+function toAppError(error: unknown, method: string): AppError | undefined {
+  if (error instanceof AppError) return error;
+  const parserError = asBodyParserError(error);
+  if (parserError) return fromBodyParser(parserError);
+  const validatorError = asValidatorError(error);
+  if (validatorError) return fromValidator(validatorError, method);
+  return undefined;
+}
+
+function fromBodyParser(error: BodyParserError): AppError | undefined {
+  switch (error.type) {
+    case 'entity.too.large':
+      return new PayloadTooLargeError('The request body', error.limit ?? 0, error.length);
+    case 'entity.parse.failed':
+      return new ValidationError('The request body is not valid JSON.', [
+        { path: '/body', message: 'is not valid JSON' },
+      ]);
+    case 'charset.unsupported':
+    case 'encoding.unsupported':
+      return new UnsupportedMediaTypeError(
+        `application/json with ${error.charset ? `charset ${error.charset}` : `encoding ${error.encoding}`}`,
+      );
+    case 'request.aborted':
+    case 'request.size.invalid':
+      return new ValidationError('The request body was incomplete.', [
+        { path: '/body', message: 'was cut short or did not match Content-Length' },
+      ]);
+    default:
+      return undefined;
+  }
+}
+
+function fromValidator(error: ValidatorError, method: string): AppError | undefined {
+  switch (error.status) {
+    case 404:
+      return new NotFoundError(`No such path: ${method} ${error.path ?? ''}.`.replace(' .', '.'));
+    case 405: {
+      const allow = (error.headers?.Allow ?? '')
+        .split(',')
+        .map((verb) => verb.trim().toUpperCase())
+        .filter(Boolean);
+      return new MethodNotAllowedError(method, allow);
+    }
+    case 413:
+      return new PayloadTooLargeError('The request body', 0, undefined);
+    case 415:
+      return new UnsupportedMediaTypeError(undefined);
+    default:
+      if (error.status >= 400 && error.status < 500) {
+        const errors: FieldError[] = (error.errors ?? []).map((item) => ({
+          path: item.path ?? '',
+          message: item.message ?? 'is invalid',
+        }));
+        const first = errors[0];
+        const message = first
+          ? `${first.path ? `${first.path} ` : ''}${first.message}${errors.length > 1 ? ` (and ${errors.length - 1} more)` : ''}`
+          : (error.message ?? 'The request does not match the API contract.');
+        return new ValidationError(message, errors);
+      }
+      // Anything else from the validator is a response that broke the contract: our bug.
+      return undefined;
+  }
+}
+
+function asBodyParserError(error: unknown): BodyParserError | undefined {
+  const candidate = error as Partial<BodyParserError> | null;
+  return candidate && typeof candidate.type === 'string' && typeof candidate.status === 'number'
+    ? (candidate as BodyParserError)
+    : undefined;
+}
+
+function asValidatorError(error: unknown): ValidatorError | undefined {
+  const candidate = error as Partial<ValidatorError> | null;
+  return candidate && typeof candidate.status === 'number' && Array.isArray(candidate.errors)
+    ? (candidate as ValidatorError)
+    : undefined;
+}
+
+function send(
+  res: Response,
+  status: number,
+  code: ErrorCode,
+  message: string,
+  details: ErrorDetails,
+  headers: Readonly<Record<string, string>> = {},
+): void {
+  const body = { error: { code, message, details, request_id: requestIdOf(res) } };
+  res.status(status);
+  for (const [name, value] of Object.entries(headers)) res.setHeader(name, value);
+  res.setHeader('Content-Type', 'application/json; charset=utf-8');
+  res.end(JSON.stringify(body));
+}

@@ -1,0 +1,31 @@
+import express, { type RequestHandler } from 'express';
+import { ValidationError } from '../errors';
+import { exceedsDepth } from '../json-depth';
+
+export const SINGLE_BODY_LIMIT_BYTES = 1024 * 1024;
+export const BULK_BODY_LIMIT_BYTES = 5 * 1024 * 1024;
+/** Whole-body nesting bound: the payload's 64 levels plus the envelope around it. */
+export const MAX_BODY_DEPTH = 66;
+
+const BULK_PATH = '/v1/events/bulk';
+
+/**
+ * Parses JSON bodies with the limits of the contract (1 MiB, or 5 MiB for bulk ingest;
+ * body-parser's own default would be 100 kB) and refuses bodies nested deeper than
+ * MAX_BODY_DEPTH before anything recurses over them.
+ */
+export function jsonBody(): RequestHandler[] {
+  const single = express.json({ limit: SINGLE_BODY_LIMIT_BYTES, strict: false });
+  const bulk = express.json({ limit: BULK_BODY_LIMIT_BYTES, strict: false });
+  return [
+    (req, res, next) => (req.path === BULK_PATH ? bulk : single)(req, res, next),
+    (req, _res, next) => {
+      if (req.body !== undefined && exceedsDepth(req.body, MAX_BODY_DEPTH)) {
+        throw new ValidationError(`The JSON body is nested deeper than ${MAX_BODY_DEPTH} levels.`, [
+          { path: '/body', message: `must not be nested deeper than ${MAX_BODY_DEPTH} levels` },
+        ]);
+      }
+      next();
+    },
+  ];
+}

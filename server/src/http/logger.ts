@@ -1,0 +1,39 @@
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { Logger } from 'pino';
+import { pinoHttp } from 'pino-http';
+import type { Principal } from '../auth/principal';
+
+type LocalsResponse = ServerResponse & { locals?: Record<string, unknown> };
+
+/**
+ * One JSON line per request with its id, tenant, status and latency. Requests are
+ * serialized by hand so that headers — and with them the API key — are never logged.
+ */
+export function httpLogger(logger: Logger) {
+  return pinoHttp({
+    logger,
+    genReqId: (_req: IncomingMessage, res: ServerResponse) =>
+      ((res as LocalsResponse).locals?.requestId as string | undefined) ?? '',
+    customAttributeKeys: { reqId: 'request_id', responseTime: 'latency_ms' },
+    customProps: (_req: IncomingMessage, res: ServerResponse) => {
+      const principal = (res as LocalsResponse).locals?.principal as Principal | undefined;
+      return principal ? { tenant_id: principal.tenantId, key_id: principal.keyId } : {};
+    },
+    customLogLevel: (_req, res, error) => {
+      if (error || res.statusCode >= 500) return 'error';
+      if (res.statusCode >= 400) return 'warn';
+      return 'info';
+    },
+    serializers: {
+      req: (req: { method: string; url: string; headers: Record<string, unknown> }) => ({
+        method: req.method,
+        url: req.url,
+        retry_count: req.headers['x-retry-count'],
+      }),
+      res: (res: { statusCode: number }) => ({ status: res.statusCode }),
+    },
+    // The error middleware logs each error once with its cause; do not log it again here.
+    customErrorObject: (_req, _res, _error, value) => value,
+    wrapSerializers: false,
+  });
+}

@@ -1,0 +1,24 @@
+import type { RequestHandler } from 'express';
+import * as OpenApiValidator from 'express-openapi-validator';
+import type { OpenAPIV3 } from 'express-openapi-validator/dist/framework/types';
+
+/**
+ * Validates every request, and every response, against the contract. Bodies are never
+ * coerced (`"source": 1` stays a number and fails); query, path and header parameters are.
+ * Auth is ours (it runs first, so an anonymous caller learns nothing from validation).
+ */
+export function openApiValidator(spec: unknown): RequestHandler[] {
+  return OpenApiValidator.middleware({
+    // The validator annotates the document it is given; hand it a private copy.
+    apiSpec: structuredClone(spec) as OpenAPIV3.DocumentV3_1,
+    validateRequests: {
+      allowUnknownQueryParameters: false,
+      coerceTypes: false,
+      removeAdditional: false,
+    },
+    validateResponses: { removeAdditional: false },
+    validateSecurity: false,
+    validateFormats: true,
+    ignoreUndocumented: false,
+  }) as RequestHandler[];
+}

@@ -1,0 +1,20 @@
+import { randomUUID } from 'node:crypto';
+import type { RequestHandler } from 'express';
+
+const SAFE_REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
+
+/**
+ * Gives every request an id: the client's `X-Request-ID` when it is safe to echo and log,
+ * else a new one. It is answered in the `X-Request-ID` header and in every JSON body.
+ */
+export const requestId: RequestHandler = (req, res, next) => {
+  const given = req.get('x-request-id');
+  const id = given && SAFE_REQUEST_ID.test(given) ? given : `req_${randomUUID().replaceAll('-', '')}`;
+  res.locals.requestId = id;
+  res.setHeader('X-Request-ID', id);
+  next();
+};
+
+export function requestIdOf(res: { locals: Record<string, unknown> }): string {
+  return res.locals.requestId as string;
+}

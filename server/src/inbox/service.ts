@@ -1,0 +1,45 @@
+import stringify from 'safe-stable-stringify';
+import type { Principal } from '../auth/principal';
+import type { operations } from '../generated/triggers';
+import type { CursorCodec } from '../store/cursor';
+import type { EventStore, InboxFilters, StoredEvent } from '../store/event-store';
+
+export type InboxQuery = NonNullable<operations['listInbox']['parameters']['query']>;
+
+export const DEFAULT_PAGE_SIZE = 50;
+
+export interface InboxPage {
+  events: StoredEvent[];
+  limit: number;
+  nextCursor: string | null;
+  hasMore: boolean;
+}
+
+/** Pages through a tenant's pending events with cursors bound to the tenant and the filters. */
+export class InboxService {
+  constructor(
+    private readonly store: EventStore,
+    private readonly cursors: CursorCodec,
+  ) {}
+
+  async list(principal: Principal, query: InboxQuery): Promise<InboxPage> {
+    const limit = query.limit ?? DEFAULT_PAGE_SIZE;
+    const filters: InboxFilters = {
+      source: query.source?.trim(),
+      eventType: query.event_type?.trim(),
+      priority: query.priority,
+      createdAfter: query.created_after === undefined ? undefined : Date.parse(query.created_after),
+      createdBefore: query.created_before === undefined ? undefined : Date.parse(query.created_before),
+    };
+    const scope = { tenantId: principal.tenantId, filters: stringify(filters) ?? '' };
+    const after = query.cursor === undefined ? undefined : this.cursors.decode(query.cursor, scope);
+    const page = await this.store.listPending({ tenantId: principal.tenantId, filters, limit, after });
+    const last = page.events.at(-1);
+    return {
+      events: page.events,
+      limit,
+      hasMore: page.hasMore,
+      nextCursor: page.hasMore && last ? this.cursors.encode(scope, last) : null,
+    };
+  }
+}

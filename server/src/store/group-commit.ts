@@ -1,0 +1,76 @@
+import type { SqliteDatabase } from './sqlite-database';
+
+interface PendingWrite {
+  work: () => unknown;
+  resolve: (value: unknown) => void;
+  reject: (error: unknown) => void;
+}
+
+/**
+ * Group commit. With `synchronous=FULL` every commit costs an fsync, so one transaction per
+ * request would cap durable writes at a few thousand per second. Writes submitted during the
+ * same turn of the event loop are run together in one transaction, each inside its own
+ * savepoint (so one failing write rolls back alone), and every promise settles only after
+ * the shared COMMIT — and so the fsync — has returned. A failed COMMIT rejects them all.
+ */
+export class GroupCommit {
+  private queue: PendingWrite[] = [];
+  private scheduled = false;
+  private readonly runBatch: (batch: PendingWrite[]) => Array<{ ok: boolean; value: unknown }>;
+
+  constructor(
+    db: SqliteDatabase,
+    private readonly maxBatchSize = 512,
+  ) {
+    // better-sqlite3 runs a transaction function called inside another as a SAVEPOINT.
+    const savepoint = db.transaction((work: () => unknown) => work());
+    this.runBatch = db.transaction((batch: PendingWrite[]) =>
+      batch.map((write) => {
+        try {
+          return { ok: true, value: savepoint(write.work) };
+        } catch (error) {
+          return { ok: false, value: error };
+        }
+      }),
+    );
+  }
+
+  /** Runs `work` in the next group transaction; resolves with its result once committed. */
+  run<T>(work: () => T): Promise<T> {
+    return new Promise<T>((resolve, reject) => {
+      this.queue.push({ work, resolve: resolve as (value: unknown) => void, reject });
+      this.schedule();
+    });
+  }
+
+  /** Resolves once every write submitted so far has settled. */
+  async drain(): Promise<void> {
+    while (this.queue.length > 0 || this.scheduled) {
+      await new Promise((resolve) => setImmediate(resolve));
+    }
+  }
+
+  private schedule(): void {
+    if (this.scheduled) return;
+    this.scheduled = true;
+    setImmediate(() => this.flush());
+  }
+
+  private flush(): void {
+    this.scheduled = false;
+    const batch = this.queue.splice(0, this.maxBatchSize);
+    if (this.queue.length > 0) this.schedule();
+    let results: Array<{ ok: boolean; value: unknown }>;
+    try {
+      results = this.runBatch(batch);
+    } catch (error) {
+      for (const write of batch) write.reject(error);
+      return;
+    }
+    batch.forEach((write, index) => {
+      const result = results[index];
+      if (result?.ok) write.resolve(result.value);
+      else write.reject(result?.value);
+    });
+  }
+}

@@ -1,0 +1,24 @@
+/** The API key storage port. Only a SHA-256 hash of each key's secret is ever stored. */
+
+export type Scope = 'events:write' | 'events:read' | 'events:ack';
+export const ALL_SCOPES: readonly Scope[] = ['events:write', 'events:read', 'events:ack'];
+
+export interface ApiKeyRecord {
+  keyId: string;
+  /** Hex SHA-256 of the key's secret part. */
+  secretHash: string;
+  tenantId: string;
+  source: string;
+  scopes: Scope[];
+  isActive: boolean;
+  createdAt: number;
+  revokedAt: number | null;
+}
+
+export interface KeyStore {
+  create(record: ApiKeyRecord): Promise<void>;
+  findByHash(secretHash: string): Promise<ApiKeyRecord | undefined>;
+  list(tenantId?: string): Promise<ApiKeyRecord[]>;
+  /** Marks the key inactive; false when no such key exists. */
+  revoke(keyId: string, revokedAt: number): Promise<boolean>;
+}

@@ -1,0 +1,119 @@
+import { mkdirSync } from 'node:fs';
+import path from 'node:path';
+import Database from 'better-sqlite3';
+
+export type SqliteDatabase = Database.Database;
+
+/**
+ * Schema migrations, applied in order; `PRAGMA user_version` records how many ran. Append
+ * new ones, never edit a released one.
+ */
+const MIGRATIONS: readonly string[] = [
+  `
+  CREATE TABLE events (
+    tenant_id       TEXT    NOT NULL,
+    event_id        TEXT    NOT NULL,
+    created_at      INTEGER NOT NULL,
+    source          TEXT    NOT NULL,
+    event_type      TEXT    NOT NULL,
+    priority        TEXT    NOT NULL,
+    payload         TEXT    NOT NULL,
+    metadata        TEXT    NOT NULL,
+    status          TEXT    NOT NULL,
+    acknowledged_at INTEGER,
+    expires_at      INTEGER NOT NULL,
+    PRIMARY KEY (tenant_id, event_id)
+  );
+  -- Partial indexes over pending events only: an inbox page seeks to its position and
+  -- reads forward (O(log n) whatever the table holds), and acked events leave the index.
+  -- One per equality filter, so that a filtered page does not scan unrelated events.
+  CREATE INDEX events_inbox ON events (tenant_id, created_at, event_id)
+    WHERE status = 'pending';
+  CREATE INDEX events_inbox_source ON events (tenant_id, source, created_at, event_id)
+    WHERE status = 'pending';
+  CREATE INDEX events_inbox_type ON events (tenant_id, event_type, created_at, event_id)
+    WHERE status = 'pending';
+  CREATE INDEX events_inbox_priority ON events (tenant_id, priority, created_at, event_id)
+    WHERE status = 'pending';
+  CREATE INDEX events_expiry ON events (expires_at);
+
+  CREATE TABLE idempotency_keys (
+    tenant_id        TEXT    NOT NULL,
+    idempotency_key  TEXT    NOT NULL,
+    request_hash     TEXT    NOT NULL,
+    event_id         TEXT    NOT NULL,
+    created_at       INTEGER NOT NULL,
+    event_expires_at INTEGER NOT NULL,
+    expires_at       INTEGER NOT NULL,
+    PRIMARY KEY (tenant_id, idempotency_key)
+  );
+  CREATE INDEX idempotency_keys_expiry ON idempotency_keys (expires_at);
+
+  CREATE TABLE api_keys (
+    key_id      TEXT    PRIMARY KEY,
+    secret_hash TEXT    NOT NULL UNIQUE,
+    tenant_id   TEXT    NOT NULL,
+    source      TEXT    NOT NULL,
+    scopes      TEXT    NOT NULL,
+    is_active   INTEGER NOT NULL,
+    created_at  INTEGER NOT NULL,
+    revoked_at  INTEGER
+  );
+  CREATE INDEX api_keys_tenant ON api_keys (tenant_id, created_at);
+
+  -- Server secrets (the cursor HMAC key) generated on first start, so that cursors
+  -- survive restarts without a secret in the environment.
+  CREATE TABLE server_settings (
+    name  TEXT PRIMARY KEY,
+    value TEXT NOT NULL
+  );
+  `,
+];
+
+export const SCHEMA_VERSION = MIGRATIONS.length;
+
+/**
+ * Opens (creating if needed) the SQLite file with the settings the durability promise rests
+ * on: WAL, and `synchronous=FULL` so that a commit is fsynced before it returns. Several
+ * processes may open the same file (the server and the keys CLI); `busy_timeout` makes them
+ * wait for each other instead of failing.
+ */
+export function openSqliteDatabase(file: string): SqliteDatabase {
+  if (file !== ':memory:') mkdirSync(path.dirname(path.resolve(file)), { recursive: true });
+  const db = new Database(file);
+  db.pragma('journal_mode = WAL');
+  db.pragma('synchronous = FULL');
+  db.pragma('busy_timeout = 5000');
+  db.pragma('foreign_keys = ON');
+  migrate(db);
+  return db;
+}
+
+function migrate(db: SqliteDatabase): void {
+  // IMMEDIATE takes the write lock first, so two processes starting together migrate once.
+  db.transaction(() => {
+    const current = db.pragma('user_version', { simple: true }) as number;
+    if (current > MIGRATIONS.length) {
+      throw new Error(
+        `The SQLite file has schema version ${current}, newer than this server knows (${MIGRATIONS.length}). Upgrade the server.`,
+      );
+    }
+    for (let version = current; version < MIGRATIONS.length; version += 1) {
+      db.exec(MIGRATIONS[version] as string);
+    }
+    db.pragma(`user_version = ${MIGRATIONS.length}`);
+  }).immediate();
+}
+
+/** Reads a server setting, creating it with `create()` the first time. */
+export function getOrCreateSetting(db: SqliteDatabase, name: string, create: () => string): string {
+  db.prepare('INSERT OR IGNORE INTO server_settings (name, value) VALUES (?, ?)').run(
+    name,
+    create(),
+  );
+  const row = db.prepare('SELECT value FROM server_settings WHERE name = ?').get(name) as
+    | { value: string }
+    | undefined;
+  if (!row) throw new Error(`server setting ${name} could not be stored`);
+  return row.value;
+}
