@@ -3,7 +3,7 @@
  * `src/generated/` folder. With `--check` it writes nothing and exits 1 when a generated
  * file is missing or differs, which is how `npm test` catches a stale or hand-edited file.
  */
-import { readFile, writeFile, mkdir } from 'node:fs/promises';
+import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import openapiTS, { astToString } from 'openapi-typescript';
 

@@ -44,7 +44,14 @@ export interface AppDeps {
 }
 
 /** The Express app: no listen, no environment. Entry points (local.ts) wire it up. */
-export function createApp({ store, keys, config, logger, clock = systemClock, spec = loadSpec() }: AppDeps): Express {
+export function createApp({
+  store,
+  keys,
+  config,
+  logger,
+  clock = systemClock,
+  spec = loadSpec(),
+}: AppDeps): Express {
   const events = new EventsService({
     store,
     clock,

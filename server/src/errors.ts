@@ -74,9 +74,15 @@ export class NotFoundError extends AppError {
 
 export class MethodNotAllowedError extends AppError {
   constructor(method: string, allow: string[]) {
-    super(405, 'METHOD_NOT_ALLOWED', `${method} is not allowed on this path.`, { allow }, {
-      headers: { Allow: allow.join(', ') },
-    });
+    super(
+      405,
+      'METHOD_NOT_ALLOWED',
+      `${method} is not allowed on this path.`,
+      { allow },
+      {
+        headers: { Allow: allow.join(', ') },
+      },
+    );
   }
 }
 
@@ -140,9 +146,15 @@ export class RateLimitedError extends AppError {
 export class UnavailableError extends AppError {
   constructor(options: { cause?: unknown; retryAfterSeconds?: number } = {}) {
     const retryAfter = options.retryAfterSeconds ?? 1;
-    super(503, 'UNAVAILABLE', 'The event store is unavailable; retry later.', {}, {
-      cause: options.cause,
-      headers: { 'Retry-After': String(retryAfter) },
-    });
+    super(
+      503,
+      'UNAVAILABLE',
+      'The event store is unavailable; retry later.',
+      {},
+      {
+        cause: options.cause,
+        headers: { 'Retry-After': String(retryAfter) },
+      },
+    );
   }
 }

@@ -6,8 +6,8 @@ import { DEV_API_KEY } from './auth/api-keys';
 import { systemClock } from './clock';
 import { ConfigError, readConfig } from './config';
 import { loadSpec } from './spec';
-import { getOrCreateSetting, openSqliteDatabase } from './store/sqlite-database';
 import { SqliteEventStore } from './store/sqlite';
+import { getOrCreateSetting, openSqliteDatabase } from './store/sqlite-database';
 import { SqliteKeyStore } from './store/sqlite-keys';
 
 /** How long SIGTERM waits for in-flight requests before cutting connections. */
@@ -29,7 +29,8 @@ function main(): void {
   const store = new SqliteEventStore(db, { clock: systemClock });
   const keys = new SqliteKeyStore(db);
   const cursorSecret =
-    config.cursorSecret ?? getOrCreateSetting(db, 'cursor_secret', () => randomBytes(32).toString('base64url'));
+    config.cursorSecret ??
+    getOrCreateSetting(db, 'cursor_secret', () => randomBytes(32).toString('base64url'));
   const spec = loadSpec();
   const app = createApp({
     store,
@@ -49,7 +50,12 @@ function main(): void {
     const address = server.address();
     const port = typeof address === 'object' && address ? address.port : config.port;
     logger.info(
-      { url: `http://${config.host}:${port}`, store: store.kind, sqlite_path: config.sqlitePath, auth_mode: config.authMode },
+      {
+        url: `http://${config.host}:${port}`,
+        store: store.kind,
+        sqlite_path: config.sqlitePath,
+        auth_mode: config.authMode,
+      },
       `Triggers API listening on http://${config.host}:${port} (docs at /docs)`,
     );
     if (config.authMode === 'local') {

@@ -33,9 +33,13 @@ export interface GeneratedApiKey {
 
 /** A new key: a 16-character id and a 256-bit random secret. */
 export function generateApiKey(): GeneratedApiKey {
-  const idBytes = randomBytes(KEY_ID_LENGTH);
   let keyId = '';
-  for (const byte of idBytes) keyId += KEY_ID_ALPHABET[byte % KEY_ID_ALPHABET.length];
+  while (keyId.length < KEY_ID_LENGTH) {
+    for (const byte of randomBytes(KEY_ID_LENGTH)) {
+      // Bytes of 248 and up are skipped, so that each of the 62 characters is equally likely.
+      if (byte < 248 && keyId.length < KEY_ID_LENGTH) keyId += KEY_ID_ALPHABET[byte % KEY_ID_ALPHABET.length];
+    }
+  }
   const secret = randomBytes(32).toString('base64url');
   return { apiKey: `${KEY_PREFIX}${keyId}_${secret}`, keyId, secretHash: hashSecret(secret) };
 }

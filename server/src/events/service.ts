@@ -14,13 +14,7 @@ import {
 } from '../errors';
 import type { components } from '../generated/triggers';
 import { exceedsDepth } from '../json-depth';
-import type {
-  AckOutcome,
-  CreateOutcome,
-  CreateRequest,
-  EventStore,
-  StoredEvent,
-} from '../store/event-store';
+import type { AckOutcome, CreateOutcome, CreateRequest, EventStore, StoredEvent } from '../store/event-store';
 
 type EventInput = components['schemas']['EventInput'];
 type ItemError = components['schemas']['ItemError'];
@@ -91,15 +85,18 @@ export class EventsService {
         const key = ownKey ?? (headerKey === undefined ? undefined : `${headerKey}:${index}`);
         const request = this.prepare(principal, input, key, `/items/${index}`, ownKey !== undefined);
         writes.push(
-          this.options.store.create(request).then(settleCreate).then(
-            (created) => {
-              result.successful.push({ index, ...created });
-            },
-            (error: unknown) => {
-              if (!(error instanceof IdempotencyKeyReusedError)) throw error;
-              result.failed.push({ index, error: toItemError(error) });
-            },
-          ),
+          this.options.store
+            .create(request)
+            .then(settleCreate)
+            .then(
+              (created) => {
+                result.successful.push({ index, ...created });
+              },
+              (error: unknown) => {
+                if (!(error instanceof IdempotencyKeyReusedError)) throw error;
+                result.failed.push({ index, error: toItemError(error) });
+              },
+            ),
         );
       } catch (error) {
         if (!(error instanceof AppError)) throw error;
@@ -164,7 +161,10 @@ export class EventsService {
     }
     if (exceedsDepth(input.payload, PAYLOAD_MAX_DEPTH)) {
       throw new ValidationError(`payload is nested deeper than ${PAYLOAD_MAX_DEPTH} levels.`, [
-        { path: `${basePath}/payload`, message: `must not be nested deeper than ${PAYLOAD_MAX_DEPTH} levels` },
+        {
+          path: `${basePath}/payload`,
+          message: `must not be nested deeper than ${PAYLOAD_MAX_DEPTH} levels`,
+        },
       ]);
     }
     const source = input.source.trim();
@@ -181,9 +181,10 @@ export class EventsService {
       eventType,
       payloadJson,
       priority,
-      metadata: idempotencyKey !== undefined && keyInMetadata
-        ? { ...metadata, idempotency_key: idempotencyKey }
-        : metadata,
+      metadata:
+        idempotencyKey !== undefined && keyInMetadata
+          ? { ...metadata, idempotency_key: idempotencyKey }
+          : metadata,
       expiresAt: now + this.options.retentionMs,
     };
     if (idempotencyKey === undefined) return { event };
@@ -203,9 +204,15 @@ export class EventsService {
 function resolveKey(input: EventInput, headerKey: string | undefined): string | undefined {
   const metadataKey = input.metadata?.idempotency_key;
   if (headerKey !== undefined && metadataKey !== undefined && headerKey !== metadataKey) {
-    throw new ValidationError('The Idempotency-Key header and metadata.idempotency_key differ; send one key.', [
-      { path: '/headers/idempotency-key', message: 'must equal metadata.idempotency_key when both are given' },
-    ]);
+    throw new ValidationError(
+      'The Idempotency-Key header and metadata.idempotency_key differ; send one key.',
+      [
+        {
+          path: '/headers/idempotency-key',
+          message: 'must equal metadata.idempotency_key when both are given',
+        },
+      ],
+    );
   }
   return headerKey ?? metadataKey;
 }

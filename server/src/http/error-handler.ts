@@ -53,7 +53,13 @@ export const errorHandler: ErrorRequestHandler = (error, req, res, next) => {
     return;
   }
   req.log?.error({ err: error }, 'unhandled error');
-  send(res, 500, 'INTERNAL_ERROR', 'An unexpected error occurred. Quote the request id when reporting it.', {});
+  send(
+    res,
+    500,
+    'INTERNAL_ERROR',
+    'An unexpected error occurred. Quote the request id when reporting it.',
+    {},
+  );
 };
 
 function toAppError(error: unknown, method: string): AppError | undefined {

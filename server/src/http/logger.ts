@@ -14,10 +14,14 @@ export function httpLogger(logger: Logger) {
     logger,
     genReqId: (_req: IncomingMessage, res: ServerResponse) =>
       ((res as LocalsResponse).locals?.requestId as string | undefined) ?? '',
-    customAttributeKeys: { reqId: 'request_id', responseTime: 'latency_ms' },
+    customAttributeKeys: { responseTime: 'latency_ms' },
     customProps: (_req: IncomingMessage, res: ServerResponse) => {
-      const principal = (res as LocalsResponse).locals?.principal as Principal | undefined;
-      return principal ? { tenant_id: principal.tenantId, key_id: principal.keyId } : {};
+      const locals = (res as LocalsResponse).locals ?? {};
+      const principal = locals.principal as Principal | undefined;
+      return {
+        request_id: locals.requestId,
+        ...(principal ? { tenant_id: principal.tenantId, key_id: principal.keyId } : {}),
+      };
     },
     customLogLevel: (_req, res, error) => {
       if (error || res.statusCode >= 500) return 'error';

@@ -12,6 +12,7 @@ export function openApiValidator(spec: unknown): RequestHandler[] {
     // The validator annotates the document it is given; hand it a private copy.
     apiSpec: structuredClone(spec) as OpenAPIV3.DocumentV3_1,
     validateRequests: {
+      allErrors: true,
       allowUnknownQueryParameters: false,
       coerceTypes: false,
       removeAdditional: false,

@@ -107,10 +107,7 @@ function migrate(db: SqliteDatabase): void {
 
 /** Reads a server setting, creating it with `create()` the first time. */
 export function getOrCreateSetting(db: SqliteDatabase, name: string, create: () => string): string {
-  db.prepare('INSERT OR IGNORE INTO server_settings (name, value) VALUES (?, ?)').run(
-    name,
-    create(),
-  );
+  db.prepare('INSERT OR IGNORE INTO server_settings (name, value) VALUES (?, ?)').run(name, create());
   const row = db.prepare('SELECT value FROM server_settings WHERE name = ?').get(name) as
     | { value: string }
     | undefined;

@@ -8,7 +8,11 @@ const TRANSIENT = /^SQLITE_(BUSY|LOCKED|FULL|IOERR|CANTOPEN|READONLY|PROTOCOL|NO
 export function mapSqliteFault(error: unknown): unknown {
   const code = (error as { code?: unknown } | null)?.code;
   if (typeof code === 'string' && TRANSIENT.test(code)) return new UnavailableError({ cause: error });
-  if (error instanceof TypeError && /database connection is not open/.test(error.message)) {
+  // Checked by name and message: the addon's TypeError may come from another realm (jest).
+  if (
+    (error as Error | null)?.name === 'TypeError' &&
+    /connection is not open/.test((error as Error).message)
+  ) {
     return new UnavailableError({ cause: error });
   }
   return error;

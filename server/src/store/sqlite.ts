@@ -255,9 +255,7 @@ function prepareStatements(db: SqliteDatabase) {
          (tenant_id, event_id, created_at, source, event_type, priority, payload, metadata, status, acknowledged_at, expires_at)
        VALUES (@tenant_id, @event_id, @created_at, @source, @event_type, @priority, @payload, @metadata, 'pending', NULL, @expires_at)`,
     ),
-    getEvent: db.prepare(
-      'SELECT * FROM events WHERE tenant_id = ? AND event_id = ? AND expires_at > ?',
-    ),
+    getEvent: db.prepare('SELECT * FROM events WHERE tenant_id = ? AND event_id = ? AND expires_at > ?'),
     ackEvent: db.prepare(
       `UPDATE events SET status = 'acknowledged', acknowledged_at = ?
        WHERE tenant_id = ? AND event_id = ? AND status = 'pending' AND expires_at > ?`,

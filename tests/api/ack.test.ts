@@ -1,0 +1,114 @@
+import request from 'supertest';
+import { checked } from '../helpers/contract';
+import { createTestApp, DEV_KEY, type TestApp } from '../helpers/test-app';
+
+const body = { source: 'billing', event_type: 'order.created', payload: { n: 1 } };
+const UNKNOWN_ID = '0193a0b0-0000-7000-8000-000000000000';
+
+describe('Acknowledging events', () => {
+  let t: TestApp;
+  beforeEach(() => {
+    t = createTestApp();
+  });
+  afterEach(() => t.close());
+
+  const create = async () => {
+    const res = await request(t.app).post('/v1/events').set('X-API-Key', DEV_KEY).send(body);
+    return res.body.event_id as string;
+  };
+  const ack = (id: string) => checked(request(t.app).post(`/v1/events/${id}/ack`).set('X-API-Key', DEV_KEY));
+
+  it('answers 200 with acknowledged_at, and removes the event from the inbox', async () => {
+    const id = await create();
+    t.clock.advance(250);
+
+    const res = await ack(id);
+
+    expect(res.status).toBe(200);
+    expect(res.body).toMatchObject({
+      event_id: id,
+      status: 'acknowledged',
+      acknowledged_at: new Date(t.clock.now).toISOString(),
+    });
+    const inbox = await request(t.app).get('/v1/inbox').set('X-API-Key', DEV_KEY);
+    expect(inbox.body.events).toEqual([]);
+  });
+
+  it('answers 409 CONFLICT with the current status and acknowledged_at on a second ack', async () => {
+    const id = await create();
+    const first = await ack(id);
+
+    const second = await ack(id);
+
+    expect(second.status).toBe(409);
+    expect(second.body.error).toMatchObject({
+      code: 'CONFLICT',
+      details: { current_status: 'acknowledged', acknowledged_at: first.body.acknowledged_at },
+    });
+  });
+
+  it('answers 404 for an unknown event', async () => {
+    const res = await ack(UNKNOWN_ID);
+    expect(res.status).toBe(404);
+    expect(res.body.error.code).toBe('NOT_FOUND');
+  });
+
+  it('lets exactly one of 20 concurrent acks of one event win; the rest get 409', async () => {
+    const id = await create();
+
+    const answers = await Promise.all(Array.from({ length: 20 }, () => ack(id)));
+
+    const statuses = answers.map((res) => res.status);
+    expect(statuses.filter((s) => s === 200)).toHaveLength(1);
+    expect(statuses.filter((s) => s === 409)).toHaveLength(19);
+  });
+});
+
+describe('POST /v1/events/bulk/ack', () => {
+  let t: TestApp;
+  beforeEach(() => {
+    t = createTestApp();
+  });
+  afterEach(() => t.close());
+
+  it('acks each id on its own and lists unknown, repeated and malformed ids in failed', async () => {
+    // Prepare
+    const ids: string[] = [];
+    for (let i = 0; i < 3; i += 1) {
+      const res = await request(t.app).post('/v1/events').set('X-API-Key', DEV_KEY).send(body);
+      ids.push(res.body.event_id);
+    }
+    await request(t.app).post(`/v1/events/${ids[2]}/ack`).set('X-API-Key', DEV_KEY);
+
+    // Act
+    const res = await checked(
+      request(t.app)
+        .post('/v1/events/bulk/ack')
+        .set('X-API-Key', DEV_KEY)
+        .send({ event_ids: [ids[0], ids[1], ids[2], UNKNOWN_ID, 'not-an-id', ids[0]] }),
+    );
+
+    // Assess
+    expect(res.status).toBe(200);
+    expect(res.body.successful.map((s: { event_id: string }) => s.event_id)).toEqual([ids[0], ids[1]]);
+    expect(
+      res.body.failed.map((f: { event_id: string; error: { code: string } }) => [f.event_id, f.error.code]),
+    ).toEqual([
+      [ids[2], 'CONFLICT'],
+      [UNKNOWN_ID, 'NOT_FOUND'],
+      ['not-an-id', 'NOT_FOUND'],
+      [ids[0], 'CONFLICT'],
+    ]);
+  });
+
+  it.each([
+    ['no ids', { event_ids: [] }],
+    ['101 ids', { event_ids: Array(101).fill(UNKNOWN_ID) }],
+    ['a missing event_ids', {}],
+  ])('answers 400 for %s', async (_name, payload) => {
+    const res = await checked(
+      request(t.app).post('/v1/events/bulk/ack').set('X-API-Key', DEV_KEY).send(payload),
+    );
+    expect(res.status).toBe(400);
+  });
+});

@@ -1,0 +1,145 @@
+import request from 'supertest';
+import { checked } from '../helpers/contract';
+import { createTestApp, DEV_KEY, type TestApp } from '../helpers/test-app';
+
+describe('Health', () => {
+  let t: TestApp;
+  beforeEach(() => {
+    t = createTestApp();
+  });
+  afterEach(() => t.close());
+
+  it('answers 200 healthy without a key, naming the store and version', async () => {
+    const res = await checked(request(t.app).get('/v1/health'));
+    expect(res.status).toBe(200);
+    expect(res.body).toMatchObject({ status: 'healthy', store: 'sqlite', version: '1.0.0' });
+  });
+
+  it('answers 503 unhealthy with Retry-After when the store cannot be reached', async () => {
+    t.db.close();
+    const res = await checked(request(t.app).get('/v1/health'));
+    expect(res.status).toBe(503);
+    expect(res.body.status).toBe('unhealthy');
+    expect(res.headers['retry-after']).toBeDefined();
+  });
+
+  it('answers 503 UNAVAILABLE in the envelope when the store is down during a request', async () => {
+    t.db.close();
+    const res = await checked(
+      request(t.app)
+        .post('/v1/events')
+        .set('X-API-Key', DEV_KEY)
+        .send({ source: 's', event_type: 't', payload: {} }),
+    );
+    expect(res.status).toBe(503);
+    expect(res.body.error.code).toBe('UNAVAILABLE');
+    expect(res.headers['retry-after']).toBeDefined();
+    expect(JSON.stringify(res.body)).not.toMatch(/sqlite|database|better/i);
+  });
+});
+
+describe('Routing and the envelope', () => {
+  let t: TestApp;
+  beforeAll(() => {
+    t = createTestApp();
+  });
+  afterAll(() => t.close());
+
+  it('answers 404 NOT_FOUND for an unknown path, with and without /v1', async () => {
+    const outside = await checked(request(t.app).get('/nope'));
+    const inside = await checked(request(t.app).get('/v1/nope').set('X-API-Key', DEV_KEY));
+    expect([outside.status, inside.status]).toEqual([404, 404]);
+    expect(inside.body.error.code).toBe('NOT_FOUND');
+  });
+
+  it('answers 405 METHOD_NOT_ALLOWED with Allow for a known path and a wrong method', async () => {
+    const res = await checked(
+      request(t.app)
+        .put('/v1/events/0193a0b0-0000-7000-8000-000000000000')
+        .set('X-API-Key', DEV_KEY)
+        .send({}),
+    );
+    expect(res.status).toBe(405);
+    expect(res.body.error.code).toBe('METHOD_NOT_ALLOWED');
+    expect(res.headers.allow?.split(/,\s*/).sort()).toEqual(['DELETE', 'GET']);
+  });
+
+  it('answers 405 for GET on the bulk path', async () => {
+    const res = await checked(request(t.app).get('/v1/events/bulk').set('X-API-Key', DEV_KEY));
+    expect(res.status).toBe(405);
+    expect(res.headers.allow).toBe('POST');
+  });
+
+  it('keeps a safe client X-Request-ID and replaces an unsafe one', async () => {
+    const kept = await checked(request(t.app).get('/v1/health').set('X-Request-ID', 'client-123:abc.DEF_x'));
+    const replaced = await checked(request(t.app).get('/v1/health').set('X-Request-ID', 'bad id <script>'));
+    const tooLong = await checked(request(t.app).get('/v1/health').set('X-Request-ID', 'a'.repeat(129)));
+    expect(kept.headers['x-request-id']).toBe('client-123:abc.DEF_x');
+    expect(kept.body.request_id).toBe('client-123:abc.DEF_x');
+    expect(replaced.headers['x-request-id']).toMatch(/^req_[0-9a-f]{32}$/);
+    expect(tooLong.headers['x-request-id']).toMatch(/^req_[0-9a-f]{32}$/);
+  });
+
+  it('sends no X-Powered-By header', async () => {
+    const res = await request(t.app).get('/v1/health');
+    expect(res.headers['x-powered-by']).toBeUndefined();
+  });
+});
+
+describe('Docs', () => {
+  let t: TestApp;
+  beforeAll(() => {
+    t = createTestApp();
+  });
+  afterAll(() => t.close());
+
+  it('serves the contract at /openapi.yaml without a key', async () => {
+    const res = await checked(request(t.app).get('/openapi.yaml'));
+    expect(res.status).toBe(200);
+    expect(res.headers['content-type']).toMatch(/^application\/yaml/);
+    expect(res.text).toMatch(/^openapi: 3\.1\.0/);
+  });
+
+  it('serves an HTML reference whose renderer is served locally, with no CDN', async () => {
+    const html = await checked(request(t.app).get('/docs'));
+    const script = await request(t.app).get('/docs/redoc.standalone.js');
+    expect(html.status).toBe(200);
+    expect(html.text).toContain('<redoc spec-url="openapi.yaml"');
+    expect(html.text).not.toMatch(/https?:\/\//);
+    expect(script.status).toBe(200);
+    expect(script.headers['content-type']).toMatch(/javascript/);
+    expect(script.text.length).toBeGreaterThan(100_000);
+  });
+});
+
+describe('Rate limiting', () => {
+  let t: TestApp;
+  beforeEach(() => {
+    t = createTestApp({ rateLimit: 2, rateBurst: 3 });
+  });
+  afterEach(() => t.close());
+
+  it('answers 429 RATE_LIMITED with Retry-After once the key burst is spent, and recovers with time', async () => {
+    const statuses: number[] = [];
+    let limited: request.Response | undefined;
+    for (let i = 0; i < 4; i += 1) {
+      const res = await checked(request(t.app).get('/v1/me').set('X-API-Key', DEV_KEY));
+      statuses.push(res.status);
+      if (res.status === 429) limited = res;
+    }
+    t.clock.advance(1_000);
+    const after = await checked(request(t.app).get('/v1/me').set('X-API-Key', DEV_KEY));
+
+    expect(statuses).toEqual([200, 200, 200, 429]);
+    expect(limited?.body.error.code).toBe('RATE_LIMITED');
+    expect(limited?.headers['retry-after']).toBe('1');
+    expect(after.status).toBe(200);
+  });
+
+  it('counts each key on its own', async () => {
+    const other = await t.createKey({ tenant: 'acme' });
+    for (let i = 0; i < 3; i += 1) await request(t.app).get('/v1/me').set('X-API-Key', DEV_KEY);
+    const res = await checked(request(t.app).get('/v1/me').set('X-API-Key', other));
+    expect(res.status).toBe(200);
+  });
+});

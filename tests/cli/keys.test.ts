@@ -1,0 +1,265 @@
+import { execFile } from 'node:child_process';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import type { Express } from 'express';
+import pino from 'pino';
+import request from 'supertest';
+import { createApp } from '../../server/src/app';
+import { hashSecret, parseApiKey } from '../../server/src/auth/api-keys';
+import { SqliteEventStore } from '../../server/src/store/sqlite';
+import { openSqliteDatabase, type SqliteDatabase } from '../../server/src/store/sqlite-database';
+import { SqliteKeyStore } from '../../server/src/store/sqlite-keys';
+import { checked } from '../helpers/contract';
+import { FakeClock } from '../helpers/fake-clock';
+import { DEV_KEY, TEST_CURSOR_SECRET } from '../helpers/test-app';
+
+const ROOT = path.resolve(__dirname, '../..');
+const SCRIPT = path.join(ROOT, 'scripts/keys.ts');
+const KEY_FORMAT = /^tk_[A-Za-z0-9]{16}_[A-Za-z0-9_-]{43}$/;
+
+interface CliResult {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+/**
+ * Runs the CLI as its own process, as an operator would: one Node process with tsx's loader
+ * (`node --import tsx`), which starts faster than `npx tsx`, which spawns a second process.
+ */
+function runCli(file: string, ...args: string[]): Promise<CliResult> {
+  return new Promise((resolve) => {
+    execFile(
+      process.execPath,
+      ['--import', 'tsx', SCRIPT, ...args],
+      { cwd: ROOT, env: { ...process.env, TRIGGERS_SQLITE_PATH: file }, timeout: 15_000 },
+      (error, stdout, stderr) => {
+        const code = error ? (typeof error.code === 'number' ? error.code : -1) : 0;
+        resolve({ code, stdout, stderr });
+      },
+    );
+  });
+}
+
+describe('the keys CLI', () => {
+  let dir: string;
+  let file: string;
+  let db: SqliteDatabase;
+  let store: SqliteEventStore;
+  let keys: SqliteKeyStore;
+  let clock: FakeClock;
+  let app: Express;
+
+  // The app's connection stays open on the file for the whole suite, as a running server's
+  // would, so every CLI run below shares the file with another connection.
+  beforeAll(() => {
+    dir = mkdtempSync(path.join(tmpdir(), 'triggers-cli-'));
+    file = path.join(dir, 'triggers.db');
+    clock = new FakeClock();
+    db = openSqliteDatabase(file);
+    store = new SqliteEventStore(db, { clock: clock.read, sweepIntervalMs: 0 });
+    keys = new SqliteKeyStore(db);
+    app = createApp({
+      store,
+      keys,
+      clock: clock.read,
+      logger: pino({ level: 'silent' }),
+      // aws: only stored keys count, so a 200 below can only come from the CLI's key.
+      config: {
+        authMode: 'aws',
+        cursorSecret: TEST_CURSOR_SECRET,
+        retentionDays: 7,
+        rateLimit: 0,
+        rateBurst: 1,
+      },
+    });
+  });
+
+  afterAll(async () => {
+    await store.close();
+    db.close();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  const me = (apiKey: string) => checked(request(app).get('/v1/me').set('X-API-Key', apiKey));
+
+  it('creates a key, prints it once, and the running app accepts it for its tenant', async () => {
+    // Prepare
+    const devKeyAnswer = await me(DEV_KEY);
+    expect(devKeyAnswer.status).toBe(401);
+
+    // Act
+    const created = await runCli(file, 'create', '--tenant', 'acme', '--source', 'billing');
+
+    // Assess
+    expect(created).toMatchObject({ code: 0, stderr: '' });
+    const lines = created.stdout.trimEnd().split('\n');
+    expect(lines).toHaveLength(1);
+    const key = JSON.parse(lines[0] as string);
+    expect(Object.keys(key).sort()).toEqual(['api_key', 'key_id', 'scopes', 'source', 'tenant_id']);
+    expect(key.api_key).toMatch(KEY_FORMAT);
+    expect(key.api_key.startsWith(`tk_${key.key_id}_`)).toBe(true);
+    expect(key).toMatchObject({
+      tenant_id: 'acme',
+      source: 'billing',
+      scopes: ['events:write', 'events:read', 'events:ack'],
+    });
+    const res = await me(key.api_key);
+    expect(res.status).toBe(200);
+    expect(res.body).toMatchObject({
+      tenant_id: 'acme',
+      key_id: key.key_id,
+      source: 'billing',
+      scopes: ['events:write', 'events:read', 'events:ack'],
+    });
+  });
+
+  it('lists keys without their secret or its hash', async () => {
+    // Prepare
+    const created = JSON.parse(
+      (await runCli(file, 'create', '--tenant', 'listed', '--source', 'crm', '--scopes', 'events:read'))
+        .stdout,
+    );
+    const secret = parseApiKey(created.api_key)?.secret as string;
+
+    // Act
+    const listed = await runCli(file, 'list', '--tenant', 'listed');
+
+    // Assess
+    expect(listed).toMatchObject({ code: 0, stderr: '' });
+    expect(JSON.parse(listed.stdout)).toEqual([
+      {
+        key_id: created.key_id,
+        tenant_id: 'listed',
+        source: 'crm',
+        scopes: ['events:read'],
+        is_active: true,
+        created_at: expect.stringMatching(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/),
+        revoked_at: null,
+      },
+    ]);
+    expect(listed.stdout).not.toContain(created.api_key);
+    expect(listed.stdout).not.toContain(secret);
+    expect(listed.stdout).not.toContain(hashSecret(secret));
+  });
+
+  it('creates a key with only the scopes asked for, which the app holds it to', async () => {
+    // Act
+    const created = await runCli(
+      file,
+      'create',
+      '--tenant',
+      'acme',
+      '--source',
+      'shop',
+      '--scopes',
+      'events:write',
+    );
+
+    // Assess
+    expect(created.code).toBe(0);
+    const key = JSON.parse(created.stdout);
+    expect(key.scopes).toEqual(['events:write']);
+    const inbox = await checked(request(app).get('/v1/inbox').set('X-API-Key', key.api_key));
+    expect(inbox.status).toBe(403);
+    expect(inbox.body.error.code).toBe('FORBIDDEN');
+  });
+
+  it('revokes a key, which the app then refuses within 60 s, though it had cached it', async () => {
+    // Prepare
+    const key = JSON.parse((await runCli(file, 'create', '--tenant', 'acme', '--source', 'ops')).stdout);
+    expect((await me(key.api_key)).status).toBe(200);
+
+    // Act
+    const revoked = await runCli(file, 'revoke', key.key_id);
+    clock.advance(60_000);
+
+    // Assess
+    expect(revoked).toMatchObject({ code: 0, stderr: '' });
+    expect(JSON.parse(revoked.stdout)).toEqual({ key_id: key.key_id, revoked: true });
+    const res = await me(key.api_key);
+    expect(res.status).toBe(401);
+    expect(res.body.error.code).toBe('UNAUTHORIZED');
+    const [record] = (await keys.list('acme')).filter((candidate) => candidate.keyId === key.key_id);
+    expect(record).toMatchObject({ isActive: false, revokedAt: expect.any(Number) });
+  });
+
+  it('exits 1 with a message on stderr when revoking a key that does not exist', async () => {
+    // Act
+    const result = await runCli(file, 'revoke', 'NoSuchKey0000000');
+
+    // Assess
+    expect(result.code).toBe(1);
+    expect(result.stdout).toBe('');
+    expect(result.stderr).toContain('NoSuchKey0000000');
+    expect(result.stderr).not.toMatch(/\n\s+at /);
+  });
+
+  it('exits 2 naming an unknown scope, without a stack trace, and creates nothing', async () => {
+    // Prepare
+    const before = (await keys.list()).length;
+
+    // Act
+    const result = await runCli(
+      file,
+      'create',
+      '--tenant',
+      'acme',
+      '--source',
+      'x',
+      '--scopes',
+      'events:write,events:delete',
+    );
+
+    // Assess
+    expect(result.code).toBe(2);
+    expect(result.stdout).toBe('');
+    expect(result.stderr).toContain('events:delete');
+    expect(result.stderr).not.toMatch(/\n\s+at /);
+    expect(await keys.list()).toHaveLength(before);
+  });
+
+  it('exits 2 with a reason on stderr, and neither a stack trace nor a database, for bad arguments', async () => {
+    // Prepare
+    const untouched = path.join(dir, 'untouched', 'triggers.db');
+    const cases: [string, string[]][] = [
+      ['an unknown command', ['rotate']],
+      ['a missing --source', ['create', '--tenant', 'acme']],
+      ['a blank tenant', ['create', '--tenant', ' ', '--source', 's']],
+      ['a tenant over 128 characters', ['create', '--tenant', 't'.repeat(129), '--source', 's']],
+      ['an option the command does not take', ['list', '--source', 's']],
+      ['an unknown option', ['list', '--all']],
+      ['revoke without a key id', ['revoke']],
+    ];
+
+    // Act: in parallel, as each run is mostly the start-up of a Node process.
+    const results = await Promise.all(
+      cases.map(async ([name, args]) => ({ name, ...(await runCli(untouched, ...args)) })),
+    );
+
+    // Assess
+    for (const result of results) {
+      expect(result).toMatchObject({
+        name: result.name,
+        code: 2,
+        stdout: '',
+        stderr: expect.stringMatching(/^keys: \S/),
+      });
+      expect(result.stderr).not.toMatch(/\n\s+at /);
+    }
+    expect(existsSync(path.dirname(untouched))).toBe(false);
+  });
+
+  it('prints its usage for --help and when given no command', async () => {
+    // Act
+    const results = await Promise.all([runCli(file, '--help'), runCli(file)]);
+
+    // Assess
+    for (const result of results) {
+      expect(result.code).toBe(0);
+      expect(result.stdout).toContain('Usage:');
+      expect(result.stdout).toContain('revoke KEY_ID');
+    }
+  });
+});
