@@ -14,5 +14,6 @@ module.exports = {
   },
   // Two cores under load: generous per-test time, and a cap on parallel workers.
   testTimeout: 30_000,
+  reporters: ['default', '<rootDir>/tests/summary-reporter.js'],
   maxWorkers: 2,
 };

@@ -1,0 +1,72 @@
+import { execFile } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { promisify } from 'node:util';
+import { ensureServerBuilt, type ServerProcess, startServer } from '../helpers/server-process';
+
+const run = promisify(execFile);
+const README = readFileSync(path.resolve(__dirname, '../../README.md'), 'utf8');
+
+/** The shell blocks of the README's "Try it" section, in order. */
+function tryItScript(): string {
+  const section = README.split('\n## Try it\n')[1]?.split('\n## ')[0] ?? '';
+  const blocks = [...section.matchAll(/```sh\n([\s\S]*?)```/g)].map((match) => match[1] as string);
+  if (blocks.length < 10)
+    throw new Error(`expected the Try it section to hold its examples, found ${blocks.length}`);
+  return blocks.join('\n');
+}
+
+describe('README examples', () => {
+  let dir: string;
+  let server: ServerProcess;
+
+  beforeAll(async () => {
+    ensureServerBuilt();
+    dir = mkdtempSync(path.join(tmpdir(), 'triggers-readme-'));
+    server = await startServer({ TRIGGERS_SQLITE_PATH: path.join(dir, 'triggers.db'), LOG_LEVEL: 'warn' });
+  }, 60_000);
+
+  afterAll(async () => {
+    server?.child.kill('SIGTERM');
+    await server?.exited;
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('work exactly as printed against npm start (only the port differs)', async () => {
+    // Prepare
+    const script = tryItScript().replaceAll('http://127.0.0.1:8080', server.baseUrl);
+
+    // Act
+    const { stdout } = await run('bash', ['-euo', 'pipefail', '-c', script], { timeout: 60_000 });
+
+    // Assess: each example's answer, in order
+    const expected = [
+      /"status":"healthy"/,
+      /"status":"pending"/,
+      /HTTP\/1.1 201 Created[\s\S]*HTTP\/1.1 201 Created\s+[\s\S]*Idempotent-Replayed: true/i,
+      /"code":"IDEMPOTENCY_KEY_REUSED"/,
+      /"pagination":\{"limit":1,"next_cursor":"[^"]+","has_more":true\}/,
+      /"order_id":"ord_1002"/,
+      /"priority":"high"/,
+      /"status":"acknowledged","acknowledged_at"/,
+      /"code":"CONFLICT".*"current_status":"acknowledged"/,
+      /"successful":\[\{"index":0.*"failed":\[\{"index":1,"error":\{"code":"VALIDATION_ERROR"/,
+      /"successful":\[\{"event_id":"[0-9a-f-]{36}","acknowledged_at":"[^"]+"\}\],"failed":\[\{"event_id":"[0-9a-f-]{36}","error":\{"code":"CONFLICT"/,
+      /"event_type":"cart.abandoned".*"status":"acknowledged"/,
+      /\n204\n/,
+      /"code":"VALIDATION_ERROR".*"path":"\/body\/event_type".*"path":"\/body\/colour"/,
+      /"code":"UNAUTHORIZED"/,
+      /"tenant_id":"local","key_id":"dev"/,
+    ];
+    let rest = stdout;
+    for (const pattern of expected) {
+      const match = pattern.exec(rest);
+      if (!match)
+        throw new Error(
+          `README output lacks ${pattern} after:\n${stdout.slice(0, stdout.length - rest.length).slice(-400)}\n---\n${rest}`,
+        );
+      rest = rest.slice(match.index + match[0].length);
+    }
+  });
+});
