@@ -143,3 +143,29 @@ describe('Rate limiting', () => {
     expect(res.status).toBe(200);
   });
 });
+
+describe('Unexpected errors', () => {
+  let t: TestApp;
+  beforeEach(() => {
+    t = createTestApp();
+  });
+  afterEach(() => t.close());
+
+  it('answers 500 INTERNAL_ERROR with a generic message and no internals when a bug throws', async () => {
+    // A fault no real store produces on demand: a fake failure, named as such.
+    const fakeBug = new Error('SELECT * FROM events -- secret internals at /srv/app.js:12');
+    t.store.get = () => Promise.reject(fakeBug);
+
+    const res = await checked(
+      request(t.app).get('/v1/events/0193a0b0-0000-7000-8000-000000000000').set('X-API-Key', DEV_KEY),
+    );
+
+    expect(res.status).toBe(500);
+    expect(res.body.error).toMatchObject({
+      code: 'INTERNAL_ERROR',
+      message: 'An unexpected error occurred. Quote the request id when reporting it.',
+      details: {},
+    });
+    expect(res.text).not.toMatch(/SELECT|secret|app\.js|\bat\b/);
+  });
+});

@@ -51,39 +51,59 @@ export function freePort(): Promise<number> {
 
 /**
  * Starts the real server (`node server/dist/local.js`, what `npm start` runs) on a free
- * port of 127.0.0.1 and resolves once GET /v1/health answers 200.
+ * port of 127.0.0.1 and resolves once GET /v1/health answers 200. Another process may take
+ * the probed port in between: then it tries another one.
  */
 export async function startServer(env: Record<string, string>, timeoutMs = 20_000): Promise<ServerProcess> {
-  const port = env.PORT ?? String(await freePort());
-  const baseUrl = `http://127.0.0.1:${port}`;
+  let lastOutput = '';
+  for (let attempt = 1; attempt <= 3; attempt += 1) {
+    const server = spawnServer(env, env.PORT ?? String(await freePort()));
+    const deadline = Date.now() + timeoutMs;
+    while (Date.now() < deadline && isRunning(server)) {
+      const healthy = await fetch(`${server.baseUrl}/v1/health`, { signal: AbortSignal.timeout(1_000) }).then(
+        async (res) => {
+          await res.arrayBuffer();
+          return res.status === 200;
+        },
+        () => false,
+      );
+      if (healthy) return server;
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    }
+    lastOutput = server.output();
+    await killServer(server);
+    if (!lastOutput.includes('EADDRINUSE') || env.PORT) break;
+  }
+  throw new Error(`the server did not become healthy; its output:\n${lastOutput}`);
+}
+
+function spawnServer(env: Record<string, string>, port: string): ServerProcess {
   const child = spawn(process.execPath, [ENTRY], {
     cwd: ROOT,
     env: { ...process.env, HOST: '127.0.0.1', TRIGGERS_RATE_LIMIT: '0', ...env, PORT: port },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let output = '';
-  child.stdout?.on('data', (chunk: Buffer) => {
-    output += chunk.toString();
-  });
-  child.stderr?.on('data', (chunk: Buffer) => {
-    output += chunk.toString();
-  });
-  let ended: number | NodeJS.Signals | null | undefined;
+  const keep = (chunk: Buffer) => {
+    output += chunk.toString('utf8');
+  };
+  child.stdout?.on('data', keep);
+  child.stderr?.on('data', keep);
   const exited = new Promise<number | NodeJS.Signals | null>((resolve) => {
-    child.once('exit', (code, signal) => {
-      ended = signal ?? code;
-      resolve(ended);
-    });
+    child.once('exit', (code, signal) => resolve(signal ?? code));
+    child.once('error', () => resolve(null));
   });
-  const deadline = Date.now() + timeoutMs;
-  while (Date.now() < deadline && ended === undefined) {
-    const healthy = await fetch(`${baseUrl}/v1/health`).then(
-      (res) => res.status === 200,
-      () => false,
-    );
-    if (healthy) return { child, baseUrl, output: () => output, exited };
-    await new Promise((resolve) => setTimeout(resolve, 50));
-  }
-  child.kill('SIGKILL');
-  throw new Error(`server did not become healthy on ${baseUrl} (exit: ${ended}):\n${output}`);
+  return { child, baseUrl: `http://127.0.0.1:${port}`, output: () => output, exited };
+}
+
+export function isRunning(server: ServerProcess): boolean {
+  return server.child.exitCode === null && server.child.signalCode === null;
+}
+
+/** kill -9, and wait (up to 10 s) for the process to be gone. */
+export async function killServer(server: ServerProcess): Promise<void> {
+  if (isRunning(server)) server.child.kill('SIGKILL');
+  let timer: NodeJS.Timeout | undefined;
+  await Promise.race([server.exited, new Promise((resolve) => (timer = setTimeout(resolve, 10_000)))]);
+  clearTimeout(timer);
 }

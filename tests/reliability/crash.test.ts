@@ -1,0 +1,362 @@
+import { randomUUID } from 'node:crypto';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { ensureServerBuilt, killServer, type ServerProcess, startServer } from '../helpers/server-process';
+
+/**
+ * Crash durability with the real server process: concurrent ingest and ack load, `kill -9`
+ * mid-load, restart on the same SQLite file, and check that every answered 201 and every
+ * answered ack survived, and that retrying the requests cut off by the crash never makes a
+ * second event for one idempotency key.
+ */
+
+const API_KEY = 'test-api-key-12345';
+const SOURCE = 'crash-test';
+
+const WORKERS = 24;
+/** Kill after this many successful answers in a cycle (the cycle index picks one)... */
+const KILL_AFTER_SUCCESSES = [300, 450, 600];
+/** ...or after this long once a cycle has at least `MIN_SUCCESSES` answers (a slow machine)... */
+const LOAD_MS = 2_000;
+const MIN_SUCCESSES = 150;
+/** ...and in any case after this long. */
+const MAX_LOAD_MS = 6_000;
+/** Hard bound on requests started in one cycle. */
+const MAX_OPS_PER_CYCLE = 5_000;
+const MIN_CYCLES = 2;
+const MAX_CYCLES = 3;
+/** No new cycle starts once the test has run this long. */
+const CYCLE_BUDGET_MS = 18_000;
+const REQUEST_TIMEOUT_MS = 10_000;
+const ACK_SHARE = 0.3;
+
+// ---------------------------------------------------------------------------------------------
+// Process handling
+// ---------------------------------------------------------------------------------------------
+
+const children = new Set<ServerProcess>();
+
+/** Starts the server on `dbPath`, remembered so that afterAll can kill it whatever happens. */
+async function start(dbPath: string): Promise<ServerProcess> {
+  const server = await startServer({ AUTH_MODE: 'local', TRIGGERS_SQLITE_PATH: dbPath, LOG_LEVEL: 'warn' });
+  children.add(server);
+  return server;
+}
+
+async function stop(server: ServerProcess): Promise<void> {
+  await killServer(server);
+  children.delete(server);
+}
+
+// ---------------------------------------------------------------------------------------------
+// HTTP
+// ---------------------------------------------------------------------------------------------
+
+interface IngestBody {
+  source: string;
+  event_type: string;
+  payload: { key: string; seq: number; nonce: string };
+}
+
+interface Answer {
+  status: number;
+  body: Record<string, unknown>;
+  replayed: boolean;
+}
+
+async function call(base: string, method: string, url: string, init: RequestInit = {}): Promise<Answer> {
+  const res = await fetch(`${base}${url}`, {
+    ...init,
+    method,
+    headers: { 'X-API-Key': API_KEY, 'Content-Type': 'application/json', ...init.headers },
+    signal: AbortSignal.timeout(REQUEST_TIMEOUT_MS),
+  });
+  const text = await res.text();
+  let body: Record<string, unknown> = {};
+  try {
+    body = text ? (JSON.parse(text) as Record<string, unknown>) : {};
+  } catch {
+    body = { raw: text };
+  }
+  return { status: res.status, body, replayed: res.headers.get('idempotent-replayed') === 'true' };
+}
+
+function ingest(base: string, key: string, body: IngestBody): Promise<Answer> {
+  return call(base, 'POST', '/v1/events', {
+    headers: { 'Idempotency-Key': key },
+    body: JSON.stringify(body),
+  });
+}
+
+/** Runs `fn` over `items` with at most `concurrency` calls in flight. */
+async function inPool<T>(items: readonly T[], concurrency: number, fn: (item: T) => Promise<void>) {
+  let next = 0;
+  const worker = async () => {
+    while (next < items.length) {
+      const item = items[next] as T;
+      next += 1;
+      await fn(item);
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(concurrency, items.length) }, worker));
+}
+
+// ---------------------------------------------------------------------------------------------
+// The ledger: what the server promised
+// ---------------------------------------------------------------------------------------------
+
+interface Ledger {
+  /** Every idempotency key ever sent, with its body. */
+  bodies: Map<string, IngestBody>;
+  /** Keys answered 201, with the event id of the first 201. */
+  created: Map<string, string>;
+  /** Event ids answered 200 to an ack. */
+  acked: Set<string>;
+  /** Created events not yet acked or ack-attempted. */
+  ackable: string[];
+  /** Ingests cut off by a crash, waiting for their retry. */
+  indeterminateIngests: Set<string>;
+  indeterminateIngestCount: number;
+  indeterminateAckCount: number;
+  /** Indeterminate ingests whose retry was a replay: committed before the kill, answer lost. */
+  committedBeforeKill: number;
+  created201: number;
+  acks200: number;
+  /** Promises broken, and keys that named two events (sets: each re-check would repeat them). */
+  lost: Set<string>;
+  duplicates: Set<string>;
+  unexpected: string[];
+  seq: number;
+}
+
+function newLedger(): Ledger {
+  return {
+    bodies: new Map(),
+    created: new Map(),
+    acked: new Set(),
+    ackable: [],
+    indeterminateIngests: new Set(),
+    indeterminateIngestCount: 0,
+    indeterminateAckCount: 0,
+    committedBeforeKill: 0,
+    created201: 0,
+    acks200: 0,
+    lost: new Set(),
+    duplicates: new Set(),
+    unexpected: [],
+    seq: 0,
+  };
+}
+
+/** Records a 201 for `key`; a second, different event id for one key is a duplicate. */
+function recordCreated(ledger: Ledger, key: string, eventId: string): boolean {
+  const known = ledger.created.get(key);
+  if (known === undefined) {
+    ledger.created.set(key, eventId);
+    ledger.ackable.push(eventId);
+    return true;
+  }
+  if (known !== eventId) ledger.duplicates.add(`key ${key}: ${known} and ${eventId}`);
+  return false;
+}
+
+/**
+ * Concurrent ingest + ack load until `killAfter` successes (or the time bounds), then SIGKILL.
+ * Answers that arrive after the kill signal still count: the server sent them.
+ */
+async function loadThenKill(server: ServerProcess, ledger: Ledger, cycle: number, killAfter: number) {
+  let stopped = false;
+  let successes = 0;
+  let started = 0;
+  const kill = () => {
+    if (stopped) return;
+    stopped = true;
+    server.child.kill('SIGKILL');
+  };
+  const loadStart = Date.now();
+  const timer = setInterval(() => {
+    const elapsed = Date.now() - loadStart;
+    if (elapsed >= MAX_LOAD_MS || (elapsed >= LOAD_MS && successes >= MIN_SUCCESSES)) kill();
+  }, 25);
+
+  const doIngest = async () => {
+    ledger.seq += 1;
+    const key = `crash-c${cycle}-${ledger.seq}-${randomUUID()}`;
+    const body: IngestBody = {
+      source: SOURCE,
+      event_type: 'load.tick',
+      payload: { key, seq: ledger.seq, nonce: randomUUID() },
+    };
+    ledger.bodies.set(key, body);
+    let answer: Answer;
+    try {
+      answer = await ingest(server.baseUrl, key, body);
+    } catch {
+      ledger.indeterminateIngests.add(key);
+      ledger.indeterminateIngestCount += 1;
+      return;
+    }
+    if (answer.status === 201 && typeof answer.body.event_id === 'string') {
+      ledger.created201 += 1;
+      recordCreated(ledger, key, answer.body.event_id);
+      successes += 1;
+    } else {
+      ledger.unexpected.push(`ingest ${key}: ${answer.status} ${JSON.stringify(answer.body)}`);
+    }
+  };
+
+  const doAck = async (eventId: string) => {
+    let answer: Answer;
+    try {
+      answer = await call(server.baseUrl, 'POST', `/v1/events/${eventId}/ack`);
+    } catch {
+      // Maybe acked, maybe not: never counted, never retried.
+      ledger.indeterminateAckCount += 1;
+      return;
+    }
+    if (answer.status === 200 && answer.body.status === 'acknowledged') {
+      ledger.acks200 += 1;
+      ledger.acked.add(eventId);
+      successes += 1;
+    } else {
+      ledger.unexpected.push(`ack ${eventId}: ${answer.status} ${JSON.stringify(answer.body)}`);
+    }
+  };
+
+  const worker = async () => {
+    while (!stopped && started < MAX_OPS_PER_CYCLE) {
+      started += 1;
+      const eventId =
+        ledger.ackable.length > 0 && Math.random() < ACK_SHARE ? ledger.ackable.pop() : undefined;
+      if (eventId === undefined) await doIngest();
+      else await doAck(eventId);
+      if (successes >= killAfter) kill();
+    }
+  };
+  try {
+    await Promise.all(Array.from({ length: WORKERS }, worker));
+  } finally {
+    clearInterval(timer);
+    kill();
+    await stop(server);
+  }
+  return { successes, started };
+}
+
+/** After a restart: everything promised is there, and retries settle the indeterminate ingests. */
+async function verifyAfterRestart(server: ServerProcess, ledger: Ledger): Promise<void> {
+  // Every 201 is readable with the payload sent; every 200 ack is still acknowledged.
+  await inPool([...ledger.created], 16, async ([key, eventId]) => {
+    const got = await call(server.baseUrl, 'GET', `/v1/events/${eventId}`);
+    if (got.status !== 200) {
+      ledger.lost.add(`event ${eventId} (key ${key}): GET answered ${got.status}`);
+      return;
+    }
+    const payload = got.body.payload as IngestBody['payload'] | undefined;
+    if (payload?.nonce !== ledger.bodies.get(key)?.payload.nonce) {
+      ledger.lost.add(`event ${eventId} (key ${key}): payload ${JSON.stringify(payload)}`);
+    }
+    if (ledger.acked.has(eventId) && got.body.status !== 'acknowledged') {
+      ledger.lost.add(`ack of ${eventId}: status is ${String(got.body.status)}`);
+    }
+  });
+
+  // Every request cut off by the kill, retried with its key and body, answers 201.
+  await inPool([...ledger.indeterminateIngests], 16, async (key) => {
+    const answer = await ingest(server.baseUrl, key, ledger.bodies.get(key) as IngestBody);
+    if (answer.status !== 201 || typeof answer.body.event_id !== 'string') {
+      ledger.unexpected.push(`retry ${key}: ${answer.status} ${JSON.stringify(answer.body)}`);
+      return;
+    }
+    ledger.indeterminateIngests.delete(key);
+    if (answer.replayed) ledger.committedBeforeKill += 1;
+    recordCreated(ledger, key, answer.body.event_id);
+  });
+
+  // Replaying every answered key names the same event.
+  await inPool([...ledger.created], 16, async ([key, eventId]) => {
+    const answer = await ingest(server.baseUrl, key, ledger.bodies.get(key) as IngestBody);
+    if (answer.status !== 201) {
+      ledger.unexpected.push(`replay ${key}: ${answer.status} ${JSON.stringify(answer.body)}`);
+    } else if (answer.body.event_id !== eventId) {
+      ledger.duplicates.add(`key ${key}: ${eventId}, replay named ${String(answer.body.event_id)}`);
+    }
+  });
+
+  // No stored event beyond the one per key: every pending event belongs to a key and is its event.
+  let cursor: string | undefined;
+  for (let page = 0; page < 1_000; page += 1) {
+    const query = cursor ? `?limit=100&cursor=${encodeURIComponent(cursor)}` : '?limit=100';
+    const answer = await call(server.baseUrl, 'GET', `/v1/inbox${query}`);
+    if (answer.status !== 200)
+      throw new Error(`inbox answered ${answer.status}: ${JSON.stringify(answer.body)}`);
+    const events = answer.body.events as Array<{ event_id: string; payload: { key?: string } }>;
+    for (const event of events) {
+      const key = event.payload.key ?? '(none)';
+      const known = ledger.created.get(key);
+      if (known !== event.event_id) {
+        ledger.duplicates.add(`stored event ${event.event_id} for key ${key}, which names ${known}`);
+      }
+    }
+    const pagination = answer.body.pagination as { next_cursor: string | null; has_more: boolean };
+    if (!pagination.has_more || !pagination.next_cursor) break;
+    cursor = pagination.next_cursor;
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// The test
+// ---------------------------------------------------------------------------------------------
+
+describe('the real server process under kill -9', () => {
+  let dir: string;
+
+  beforeAll(() => {
+    ensureServerBuilt();
+    dir = mkdtempSync(path.join(tmpdir(), 'triggers-crash-'));
+  }, 200_000);
+
+  afterAll(async () => {
+    await Promise.all([...children].map((server) => stop(server)));
+    if (dir) rmSync(dir, { recursive: true, force: true });
+  }, 20_000);
+
+  it('keeps every answered event and ack across repeated crashes mid-load, and retries make no duplicates', async () => {
+    // Prepare
+    const dbPath = path.join(dir, 'triggers.db');
+    const ledger = newLedger();
+    const testStart = Date.now();
+    let server = await start(dbPath);
+    let cycles = 0;
+    const killedAfter: number[] = [];
+
+    // Act
+    while (cycles < MAX_CYCLES && (cycles < MIN_CYCLES || Date.now() - testStart < CYCLE_BUDGET_MS)) {
+      const killAfter = KILL_AFTER_SUCCESSES[cycles % KILL_AFTER_SUCCESSES.length] as number;
+      const { successes } = await loadThenKill(server, ledger, cycles, killAfter);
+      killedAfter.push(successes);
+      cycles += 1;
+      server = await start(dbPath);
+      await verifyAfterRestart(server, ledger);
+    }
+    await stop(server);
+
+    // Assess
+    const indeterminate = ledger.indeterminateIngestCount + ledger.indeterminateAckCount;
+    console.log(
+      `crash durability: cycles=${cycles} (kill -9 after ${killedAfter.join('/')} answers) created(201)=${ledger.created201} acks(200)=${ledger.acks200} ` +
+        `indeterminate=${indeterminate} (ingest ${ledger.indeterminateIngestCount}, of which committed before kill ` +
+        `${ledger.committedBeforeKill}; ack ${ledger.indeterminateAckCount}) lost=${ledger.lost.size} ` +
+        `duplicated=${ledger.duplicates.size} unexpected=${ledger.unexpected.length} ` +
+        `in ${((Date.now() - testStart) / 1000).toFixed(1)} s`,
+    );
+    expect([...ledger.lost]).toEqual([]);
+    expect([...ledger.duplicates]).toEqual([]);
+    expect(ledger.unexpected).toEqual([]);
+    expect(ledger.indeterminateIngests.size).toBe(0);
+    expect(cycles).toBeGreaterThanOrEqual(MIN_CYCLES);
+    expect(ledger.created201).toBeGreaterThan(100 * cycles);
+    expect(ledger.acks200).toBeGreaterThan(0);
+  }, 45_000);
+});
