@@ -110,6 +110,12 @@ describe('Docs', () => {
     expect(script.headers['content-type']).toMatch(/javascript/);
     expect(script.text.length).toBeGreaterThan(100_000);
   });
+
+  it('redirects /docs/ to /docs, where its relative URLs resolve', async () => {
+    const res = await request(t.app).get('/docs/');
+    expect(res.status).toBe(301);
+    expect(res.headers.location).toBe('../docs');
+  });
 });
 
 describe('Rate limiting', () => {

@@ -24,7 +24,9 @@ export function docsRouter(specText: string): Router {
   router.get('/openapi.yaml', (_req, res) => {
     res.type('application/yaml; charset=utf-8').send(specText);
   });
-  router.get('/docs', (_req, res) => {
+  router.get('/docs', (req, res) => {
+    // The page's URLs are relative to /docs; from /docs/ they would point one level too deep.
+    if (req.originalUrl.split('?')[0]?.endsWith('/')) return res.redirect(301, '../docs');
     res.type('text/html; charset=utf-8').send(DOCS_HTML);
   });
   router.get('/docs/redoc.standalone.js', (_req, res) => {

@@ -46,7 +46,7 @@ export const errorHandler: ErrorRequestHandler = (error, req, res, next) => {
     next(error);
     return;
   }
-  const appError = toAppError(error, req.method);
+  const appError = toAppError(error, req.method, req.path);
   if (appError) {
     if (appError.status >= 500) req.log?.error({ err: appError.cause ?? appError }, appError.message);
     send(res, appError.status, appError.code, appError.message, appError.details, appError.headers);
@@ -62,12 +62,12 @@ export const errorHandler: ErrorRequestHandler = (error, req, res, next) => {
   );
 };
 
-function toAppError(error: unknown, method: string): AppError | undefined {
+function toAppError(error: unknown, method: string, path: string): AppError | undefined {
   if (error instanceof AppError) return error;
   const parserError = asBodyParserError(error);
   if (parserError) return fromBodyParser(parserError);
   const validatorError = asValidatorError(error);
-  if (validatorError) return fromValidator(validatorError, method);
+  if (validatorError) return fromValidator(validatorError, method, path);
   return undefined;
 }
 
@@ -94,10 +94,10 @@ function fromBodyParser(error: BodyParserError): AppError | undefined {
   }
 }
 
-function fromValidator(error: ValidatorError, method: string): AppError | undefined {
+function fromValidator(error: ValidatorError, method: string, path: string): AppError | undefined {
   switch (error.status) {
     case 404:
-      return new NotFoundError(`No such path: ${method} ${error.path ?? ''}.`.replace(' .', '.'));
+      return new NotFoundError(`No such path: ${method} ${path}.`);
     case 405: {
       const allow = (error.headers?.Allow ?? '')
         .split(',')
