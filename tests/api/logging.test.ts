@@ -49,7 +49,13 @@ describe('Request logs', () => {
       store,
       keys,
       logger,
-      config: { authMode: 'local', cursorSecret: TEST_CURSOR_SECRET, retentionDays: 7, rateLimit: 0, rateBurst: 1 },
+      config: {
+        authMode: 'local',
+        cursorSecret: TEST_CURSOR_SECRET,
+        retentionDays: 7,
+        rateLimit: 0,
+        rateBurst: 1,
+      },
     });
   });
   afterAll(async () => {
@@ -102,7 +108,9 @@ describe('Request logs', () => {
       store.get = original;
     }
     const entries = lines.filter((entry) => entry.request_id === 'log-test-500');
-    const withCause = entries.filter((entry) => JSON.stringify(entry).includes('fake store bug for the log test'));
+    const withCause = entries.filter((entry) =>
+      JSON.stringify(entry).includes('fake store bug for the log test'),
+    );
     expect(withCause).toHaveLength(1);
     expect(withCause[0]?.level).toBe(50);
   });
