@@ -11,9 +11,11 @@ import { healthRouter } from './health/routes';
 import { errorHandler, notFound } from './http/error-handler';
 import { jsonBody } from './http/json-body';
 import { httpLogger } from './http/logger';
+import { noConditionalRequests } from './http/no-conditional-requests';
 import { openApiValidator } from './http/openapi-validator';
 import { rateLimit, TokenBucketLimiter } from './http/rate-limit';
 import { requestId } from './http/request-id';
+import { routeGuard } from './http/route-guard';
 import { inboxRouter } from './inbox/routes';
 import { InboxService } from './inbox/service';
 import { meRouter } from './me/routes';
@@ -70,7 +72,9 @@ export function createApp({
 
   app.use(requestId);
   app.use(httpLogger(logger));
+  app.use(noConditionalRequests);
   app.use(docsRouter(spec.text));
+  app.use(routeGuard(spec.document.paths));
   // Authentication (then the rate limit) comes before body parsing and validation, so an
   // anonymous caller costs little and learns nothing about the contract's rules.
   const guard = express.Router();

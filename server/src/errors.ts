@@ -97,11 +97,12 @@ export class ConflictError extends AppError {
 
 export class PayloadTooLargeError extends AppError {
   constructor(what: string, limitBytes: number, actualBytes: number | undefined) {
-    const actual = actualBytes === undefined ? 'larger than that' : `${actualBytes} bytes`;
     super(
       413,
       'PAYLOAD_TOO_LARGE',
-      `${what} is ${actual}; the limit is ${limitBytes} bytes.`,
+      actualBytes === undefined
+        ? `${what} is over its limit of ${limitBytes} bytes.`
+        : `${what} is ${actualBytes} bytes; the limit is ${limitBytes} bytes.`,
       actualBytes === undefined
         ? { limit_bytes: limitBytes }
         : { limit_bytes: limitBytes, actual_bytes: actualBytes },

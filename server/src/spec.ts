@@ -12,7 +12,10 @@ export interface LoadedSpec {
   /** The YAML text, served as-is at GET /openapi.yaml. */
   text: string;
   /** The parsed document. */
-  document: Record<string, unknown> & { info: { version: string } };
+  document: Record<string, unknown> & {
+    info: { version: string };
+    paths: Record<string, Record<string, unknown>>;
+  };
 }
 
 export function loadSpec(specPath: string = DEFAULT_SPEC_PATH): LoadedSpec {

@@ -79,6 +79,17 @@ describe('POST /v1/events/bulk', () => {
     expect(pendingCount()).toBe(3);
   });
 
+  it('fails only the item whose payload is nested deeper than 64 levels; 64 is accepted', async () => {
+    const nest = (levels: number) => {
+      let payload: Record<string, unknown> = {};
+      for (let i = 1; i < levels; i += 1) payload = { child: payload };
+      return payload;
+    };
+    const res = await bulk([item(0, { payload: nest(64) }), item(1, { payload: nest(65) })]);
+    expect(res.body.successful.map((s: { index: number }) => s.index)).toEqual([0]);
+    expect(res.body.failed[0].error.details.errors[0].path).toBe('/items/1/payload');
+  });
+
   it('accepts 100 items', async () => {
     const res = await bulk(Array.from({ length: 100 }, (_, i) => item(i)));
     expect(res.body.successful).toHaveLength(100);

@@ -130,6 +130,43 @@ describe('POST /v1/events', () => {
     expect(res.body.error.details.errors[0].path).toBe('/payload');
   });
 
+  it('answers 400 for a number JSON cannot carry back (1e400), instead of storing null', async () => {
+    const res = await checked(
+      request(t.app)
+        .post('/v1/events')
+        .set('X-API-Key', DEV_KEY)
+        .set('Content-Type', 'application/json')
+        .send('{"source":"s","event_type":"t","payload":{"a":{"n":1e400}}}'),
+    );
+    expect(res.status).toBe(400);
+    expect(res.body.error.details.errors[0].path).toBe('/payload/a/n');
+  });
+
+  it('answers 400 for a source with a lone surrogate, which is not valid Unicode', async () => {
+    const res = await checked(
+      request(t.app)
+        .post('/v1/events')
+        .set('X-API-Key', DEV_KEY)
+        .set('Content-Type', 'application/json')
+        .send('{"source":"billing\\ud800","event_type":"t","payload":{}}'),
+    );
+    expect(res.status).toBe(400);
+    expect(res.body.error.details.errors[0].path).toBe('/body/source');
+  });
+
+  it('answers 400 for a body that cannot be decompressed', async () => {
+    const res = await checked(
+      request(t.app)
+        .post('/v1/events')
+        .set('X-API-Key', DEV_KEY)
+        .set('Content-Type', 'application/json')
+        .set('Content-Encoding', 'gzip')
+        .send('{"source":"s","event_type":"t","payload":{}}'),
+    );
+    expect(res.status).toBe(400);
+    expect(res.body.error.code).toBe('VALIDATION_ERROR');
+  });
+
   it('answers 413 PAYLOAD_TOO_LARGE for a body over 1 MiB', async () => {
     const res = await checked(
       request(t.app)

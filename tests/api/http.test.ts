@@ -80,6 +80,37 @@ describe('Routing and the envelope', () => {
     expect(tooLong.headers['x-request-id']).toMatch(/^req_[0-9a-f]{32}$/);
   });
 
+  it('answers 404 for paths that differ from the contract in case or a trailing slash', async () => {
+    const answers = await Promise.all(
+      ['/v1/inbox/', '/V1/INBOX', '/v1/Events'].map((path) =>
+        checked(request(t.app).get(path).set('X-API-Key', DEV_KEY)),
+      ),
+    );
+    expect(answers.map((res) => res.status)).toEqual([404, 404, 404]);
+  });
+
+  it('answers 404 or 405 for a wrong path or method before it reads a malformed body or the key', async () => {
+    const unknown = await checked(
+      request(t.app).post('/v1/nope').set('Content-Type', 'application/json').send('{'),
+    );
+    const wrongMethod = await checked(
+      request(t.app).post('/v1/health').set('Content-Type', 'application/json').send('{'),
+    );
+    expect([unknown.status, wrongMethod.status]).toEqual([404, 405]);
+  });
+
+  it('ignores conditional headers: never a 304 without a body', async () => {
+    const res = await checked(
+      request(t.app).get('/v1/me').set('X-API-Key', DEV_KEY).set('If-None-Match', '*'),
+    );
+    expect(res.status).toBe(200);
+  });
+
+  it('answers 400 for limit=Infinity', async () => {
+    const res = await checked(request(t.app).get('/v1/inbox?limit=Infinity').set('X-API-Key', DEV_KEY));
+    expect(res.status).toBe(400);
+  });
+
   it('sends no X-Powered-By header', async () => {
     const res = await request(t.app).get('/v1/health');
     expect(res.headers['x-powered-by']).toBeUndefined();
@@ -111,10 +142,10 @@ describe('Docs', () => {
     expect(script.text.length).toBeGreaterThan(100_000);
   });
 
-  it('redirects /docs/ to /docs, where its relative URLs resolve', async () => {
-    const res = await request(t.app).get('/docs/');
-    expect(res.status).toBe(301);
-    expect(res.headers.location).toBe('../docs');
+  it('answers 404 for /docs/ and /DOCS: paths match exactly, as the contract writes them', async () => {
+    const slash = await checked(request(t.app).get('/docs/'));
+    const upper = await checked(request(t.app).get('/DOCS'));
+    expect([slash.status, upper.status]).toEqual([404, 404]);
   });
 });
 

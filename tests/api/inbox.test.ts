@@ -125,6 +125,15 @@ describe('GET /v1/inbox', () => {
     expect(window.body.events.length).toBeGreaterThan(0);
   });
 
+  it('accepts created_after with its colons unencoded, as people type it', async () => {
+    await seed(2);
+    const res = await checked(
+      request(t.app).get('/v1/inbox?created_after=2000-01-01T00:00:00.000Z').set('X-API-Key', DEV_KEY),
+    );
+    expect(res.status).toBe(200);
+    expect(res.body.events).toHaveLength(2);
+  });
+
   it('never shows expired events, whether or not they were swept', async () => {
     await seed(2);
     t.clock.advance(6 * 86_400_000);

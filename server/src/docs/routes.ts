@@ -20,13 +20,13 @@ const DOCS_HTML = `<!doctype html>
 
 /** The contract, and an HTML reference rendered from it by Redoc served from npm (no CDN). */
 export function docsRouter(specText: string): Router {
-  const router = Router();
+  // Strict and case-sensitive like the contract: /docs/ is not /docs (and its relative URLs
+  // would point one level too deep), so it falls through to the 404.
+  const router = Router({ strict: true, caseSensitive: true });
   router.get('/openapi.yaml', (_req, res) => {
     res.type('application/yaml; charset=utf-8').send(specText);
   });
-  router.get('/docs', (req, res) => {
-    // The page's URLs are relative to /docs; from /docs/ they would point one level too deep.
-    if (req.originalUrl.split('?')[0]?.endsWith('/')) return res.redirect(301, '../docs');
+  router.get('/docs', (_req, res) => {
     res.type('text/html; charset=utf-8').send(DOCS_HTML);
   });
   router.get('/docs/redoc.standalone.js', (_req, res) => {

@@ -13,7 +13,7 @@ import {
   ValidationError,
 } from '../errors';
 import type { components } from '../generated/triggers';
-import { exceedsDepth } from '../json-depth';
+import { exceedsDepth, findNonFiniteNumber } from '../json-depth';
 import type { AckOutcome, CreateOutcome, CreateRequest, EventStore, StoredEvent } from '../store/event-store';
 
 type EventInput = components['schemas']['EventInput'];
@@ -165,6 +165,14 @@ export class EventsService {
           path: `${basePath}/payload`,
           message: `must not be nested deeper than ${PAYLOAD_MAX_DEPTH} levels`,
         },
+      ]);
+    }
+    const outOfRange =
+      findNonFiniteNumber(input.payload, `${basePath}/payload`) ??
+      findNonFiniteNumber(input.metadata ?? {}, `${basePath}/metadata`);
+    if (outOfRange !== undefined) {
+      throw new ValidationError(`${outOfRange} is a number outside the range JSON numbers can carry.`, [
+        { path: outOfRange, message: 'must be a finite number (at most about 1.8e308 in magnitude)' },
       ]);
     }
     const source = input.source.trim();

@@ -246,7 +246,7 @@ export interface components {
          * @description ISO 8601 UTC with milliseconds.
          */
         Timestamp: string;
-        /** @description 1 to 128 characters, not blank; surrounding whitespace is trimmed. */
+        /** @description 1 to 128 characters of valid Unicode (no lone surrogates), not blank; surrounding whitespace is trimmed. */
         Name: string;
         /** @enum {string} */
         Priority: "low" | "normal" | "high";
@@ -265,6 +265,7 @@ export interface components {
         } & {
             [key: string]: unknown;
         };
+        /** @description The metadata as sent, with `priority` always set and `idempotency_key` when the event was created with one. */
         Metadata: {
             correlation_id?: string;
             priority: components["schemas"]["Priority"];
@@ -710,6 +711,7 @@ export interface operations {
                     "application/json": components["schemas"]["Health"];
                 };
             };
+            400: components["responses"]["BadRequest"];
             405: components["responses"]["MethodNotAllowed"];
             500: components["responses"]["InternalError"];
             /** @description The store cannot be reached. */
@@ -1180,6 +1182,7 @@ export interface operations {
                     "application/json": components["schemas"]["Me"];
                 };
             };
+            400: components["responses"]["BadRequest"];
             401: components["responses"]["Unauthorized"];
             405: components["responses"]["MethodNotAllowed"];
             429: components["responses"]["RateLimited"];

@@ -21,7 +21,8 @@ interface ValidatorError {
 }
 
 interface BodyParserError {
-  type: string;
+  type?: string;
+  expose?: boolean;
   status?: number;
   limit?: number;
   length?: number;
@@ -90,6 +91,12 @@ function fromBodyParser(error: BodyParserError): AppError | undefined {
         { path: '/body', message: 'was cut short or did not match Content-Length' },
       ]);
     default:
+      // A body that cannot be decompressed (zlib's errors carry a 400 status, but no type).
+      if (error.type === undefined && error.expose && error.status === 400) {
+        return new ValidationError('The request body could not be decoded; check its Content-Encoding.', [
+          { path: '/body', message: 'could not be decoded' },
+        ]);
+      }
       return undefined;
   }
 }
@@ -105,8 +112,6 @@ function fromValidator(error: ValidatorError, method: string, path: string): App
         .filter(Boolean);
       return new MethodNotAllowedError(method, allow);
     }
-    case 413:
-      return new PayloadTooLargeError('The request body', 0, undefined);
     case 415:
       return new UnsupportedMediaTypeError(undefined);
     default:
@@ -127,10 +132,9 @@ function fromValidator(error: ValidatorError, method: string, path: string): App
 }
 
 function asBodyParserError(error: unknown): BodyParserError | undefined {
-  const candidate = error as Partial<BodyParserError> | null;
-  return candidate && typeof candidate.type === 'string' && typeof candidate.status === 'number'
-    ? (candidate as BodyParserError)
-    : undefined;
+  const candidate = error as (BodyParserError & { errors?: unknown }) | null;
+  if (!candidate || typeof candidate.status !== 'number' || Array.isArray(candidate.errors)) return undefined;
+  return typeof candidate.type === 'string' || candidate.expose === true ? candidate : undefined;
 }
 
 function asValidatorError(error: unknown): ValidatorError | undefined {

@@ -4,8 +4,12 @@ import { exceedsDepth } from '../json-depth';
 
 export const SINGLE_BODY_LIMIT_BYTES = 1024 * 1024;
 export const BULK_BODY_LIMIT_BYTES = 5 * 1024 * 1024;
-/** Whole-body nesting bound: the payload's 64 levels plus the envelope around it. */
-export const MAX_BODY_DEPTH = 66;
+/**
+ * Whole-body nesting bound, a guard against pathological bodies. It sits well above the
+ * payload's own bound (64, checked per event), so that a bulk item nested a little too deep
+ * fails alone rather than taking the whole request down.
+ */
+export const MAX_BODY_DEPTH = 128;
 
 const BULK_PATH = '/v1/events/bulk';
 
@@ -18,7 +22,11 @@ export function jsonBody(): RequestHandler[] {
   const single = express.json({ limit: SINGLE_BODY_LIMIT_BYTES, strict: false });
   const bulk = express.json({ limit: BULK_BODY_LIMIT_BYTES, strict: false });
   return [
-    (req, res, next) => (req.path === BULK_PATH ? bulk : single)(req, res, next),
+    // Only POST operations take a body; a body sent with another method is ignored.
+    (req, res, next) => {
+      if (req.method !== 'POST') return next();
+      (req.path === BULK_PATH ? bulk : single)(req, res, next);
+    },
     (req, _res, next) => {
       if (req.body !== undefined && exceedsDepth(req.body, MAX_BODY_DEPTH)) {
         throw new ValidationError(`The JSON body is nested deeper than ${MAX_BODY_DEPTH} levels.`, [

@@ -1,5 +1,6 @@
 import stringify from 'safe-stable-stringify';
 import type { Principal } from '../auth/principal';
+import { ValidationError } from '../errors';
 import type { operations } from '../generated/triggers';
 import type { CursorCodec } from '../store/cursor';
 import type { EventStore, InboxFilters, StoredEvent } from '../store/event-store';
@@ -7,6 +8,7 @@ import type { EventStore, InboxFilters, StoredEvent } from '../store/event-store
 export type InboxQuery = NonNullable<operations['listInbox']['parameters']['query']>;
 
 export const DEFAULT_PAGE_SIZE = 50;
+export const MAX_PAGE_SIZE = 100;
 
 export interface InboxPage {
   events: StoredEvent[];
@@ -24,6 +26,12 @@ export class InboxService {
 
   async list(principal: Principal, query: InboxQuery): Promise<InboxPage> {
     const limit = query.limit ?? DEFAULT_PAGE_SIZE;
+    // The validator coerces `limit=Infinity` to a number that passes its range check.
+    if (!Number.isSafeInteger(limit) || limit < 1 || limit > MAX_PAGE_SIZE) {
+      throw new ValidationError(`limit must be an integer from 1 to ${MAX_PAGE_SIZE}.`, [
+        { path: '/query/limit', message: `must be an integer from 1 to ${MAX_PAGE_SIZE}` },
+      ]);
+    }
     const filters: InboxFilters = {
       source: query.source?.trim(),
       eventType: query.event_type?.trim(),
