@@ -1,18 +1,10 @@
 import { execFile } from 'node:child_process';
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync } from 'node:fs';
 import path from 'node:path';
-import type { Express } from 'express';
-import pino from 'pino';
 import request from 'supertest';
-import { createApp } from '../../server/src/app';
 import { hashSecret, parseApiKey } from '../../server/src/auth/api-keys';
-import { SqliteEventStore } from '../../server/src/store/sqlite';
-import { openSqliteDatabase, type SqliteDatabase } from '../../server/src/store/sqlite-database';
-import { SqliteKeyStore } from '../../server/src/store/sqlite-keys';
 import { checked } from '../helpers/contract';
-import { FakeClock } from '../helpers/fake-clock';
-import { DEV_KEY, TEST_CURSOR_SECRET } from '../helpers/test-app';
+import { createTestApp, DEV_KEY, type TestApp } from '../helpers/test-app';
 
 const ROOT = path.resolve(__dirname, '../..');
 const SCRIPT = path.join(ROOT, 'scripts/keys.ts');
@@ -43,46 +35,17 @@ function runCli(file: string, ...args: string[]): Promise<CliResult> {
 }
 
 describe('the keys CLI', () => {
-  let dir: string;
-  let file: string;
-  let db: SqliteDatabase;
-  let store: SqliteEventStore;
-  let keys: SqliteKeyStore;
-  let clock: FakeClock;
-  let app: Express;
+  let t: TestApp;
 
   // The app's connection stays open on the file for the whole suite, as a running server's
-  // would, so every CLI run below shares the file with another connection.
+  // would, so every CLI run below shares the file with another connection. AUTH_MODE=aws:
+  // only stored keys count, so a 200 below can only come from the CLI's key.
   beforeAll(() => {
-    dir = mkdtempSync(path.join(tmpdir(), 'triggers-cli-'));
-    file = path.join(dir, 'triggers.db');
-    clock = new FakeClock();
-    db = openSqliteDatabase(file);
-    store = new SqliteEventStore(db, { clock: clock.read, sweepIntervalMs: 0 });
-    keys = new SqliteKeyStore(db);
-    app = createApp({
-      store,
-      keys,
-      clock: clock.read,
-      logger: pino({ level: 'silent' }),
-      // aws: only stored keys count, so a 200 below can only come from the CLI's key.
-      config: {
-        authMode: 'aws',
-        cursorSecret: TEST_CURSOR_SECRET,
-        retentionDays: 7,
-        rateLimit: 0,
-        rateBurst: 1,
-      },
-    });
+    t = createTestApp({ authMode: 'aws' });
   });
+  afterAll(() => t.close());
 
-  afterAll(async () => {
-    await store.close();
-    db.close();
-    rmSync(dir, { recursive: true, force: true });
-  });
-
-  const me = (apiKey: string) => checked(request(app).get('/v1/me').set('X-API-Key', apiKey));
+  const me = (apiKey: string) => checked(request(t.app).get('/v1/me').set('X-API-Key', apiKey));
 
   it('creates a key, prints it once, and the running app accepts it for its tenant', async () => {
     // Prepare
@@ -90,7 +53,7 @@ describe('the keys CLI', () => {
     expect(devKeyAnswer.status).toBe(401);
 
     // Act
-    const created = await runCli(file, 'create', '--tenant', 'acme', '--source', 'billing');
+    const created = await runCli(t.file, 'create', '--tenant', 'acme', '--source', 'billing');
 
     // Assess
     expect(created).toMatchObject({ code: 0, stderr: '' });
@@ -118,13 +81,13 @@ describe('the keys CLI', () => {
   it('lists keys without their secret or its hash', async () => {
     // Prepare
     const created = JSON.parse(
-      (await runCli(file, 'create', '--tenant', 'listed', '--source', 'crm', '--scopes', 'events:read'))
+      (await runCli(t.file, 'create', '--tenant', 'listed', '--source', 'crm', '--scopes', 'events:read'))
         .stdout,
     );
     const secret = parseApiKey(created.api_key)?.secret as string;
 
     // Act
-    const listed = await runCli(file, 'list', '--tenant', 'listed');
+    const listed = await runCli(t.file, 'list', '--tenant', 'listed');
 
     // Assess
     expect(listed).toMatchObject({ code: 0, stderr: '' });
@@ -147,7 +110,7 @@ describe('the keys CLI', () => {
   it('creates a key with only the scopes asked for, which the app holds it to', async () => {
     // Act
     const created = await runCli(
-      file,
+      t.file,
       'create',
       '--tenant',
       'acme',
@@ -161,19 +124,19 @@ describe('the keys CLI', () => {
     expect(created.code).toBe(0);
     const key = JSON.parse(created.stdout);
     expect(key.scopes).toEqual(['events:write']);
-    const inbox = await checked(request(app).get('/v1/inbox').set('X-API-Key', key.api_key));
+    const inbox = await checked(request(t.app).get('/v1/inbox').set('X-API-Key', key.api_key));
     expect(inbox.status).toBe(403);
     expect(inbox.body.error.code).toBe('FORBIDDEN');
   });
 
   it('revokes a key, which the app then refuses within 60 s, though it had cached it', async () => {
     // Prepare
-    const key = JSON.parse((await runCli(file, 'create', '--tenant', 'acme', '--source', 'ops')).stdout);
+    const key = JSON.parse((await runCli(t.file, 'create', '--tenant', 'acme', '--source', 'ops')).stdout);
     expect((await me(key.api_key)).status).toBe(200);
 
     // Act
-    const revoked = await runCli(file, 'revoke', key.key_id);
-    clock.advance(60_000);
+    const revoked = await runCli(t.file, 'revoke', key.key_id);
+    t.clock.advance(60_000);
 
     // Assess
     expect(revoked).toMatchObject({ code: 0, stderr: '' });
@@ -181,13 +144,13 @@ describe('the keys CLI', () => {
     const res = await me(key.api_key);
     expect(res.status).toBe(401);
     expect(res.body.error.code).toBe('UNAUTHORIZED');
-    const [record] = (await keys.list('acme')).filter((candidate) => candidate.keyId === key.key_id);
+    const [record] = (await t.keys.list('acme')).filter((candidate) => candidate.keyId === key.key_id);
     expect(record).toMatchObject({ isActive: false, revokedAt: expect.any(Number) });
   });
 
   it('exits 1 with a message on stderr when revoking a key that does not exist', async () => {
     // Act
-    const result = await runCli(file, 'revoke', 'NoSuchKey0000000');
+    const result = await runCli(t.file, 'revoke', 'NoSuchKey0000000');
 
     // Assess
     expect(result.code).toBe(1);
@@ -198,11 +161,11 @@ describe('the keys CLI', () => {
 
   it('exits 2 naming an unknown scope, without a stack trace, and creates nothing', async () => {
     // Prepare
-    const before = (await keys.list()).length;
+    const before = (await t.keys.list()).length;
 
     // Act
     const result = await runCli(
-      file,
+      t.file,
       'create',
       '--tenant',
       'acme',
@@ -217,12 +180,12 @@ describe('the keys CLI', () => {
     expect(result.stdout).toBe('');
     expect(result.stderr).toContain('events:delete');
     expect(result.stderr).not.toMatch(/\n\s+at /);
-    expect(await keys.list()).toHaveLength(before);
+    expect(await t.keys.list()).toHaveLength(before);
   });
 
   it('exits 2 with a reason on stderr, and neither a stack trace nor a database, for bad arguments', async () => {
     // Prepare
-    const untouched = path.join(dir, 'untouched', 'triggers.db');
+    const untouched = path.join(path.dirname(t.file), 'untouched', 'triggers.db');
     const cases: [string, string[]][] = [
       ['an unknown command', ['rotate']],
       ['a missing --source', ['create', '--tenant', 'acme']],
@@ -253,7 +216,7 @@ describe('the keys CLI', () => {
 
   it('prints its usage for --help and when given no command', async () => {
     // Act
-    const results = await Promise.all([runCli(file, '--help'), runCli(file)]);
+    const results = await Promise.all([runCli(t.file, '--help'), runCli(t.file)]);
 
     // Assess
     for (const result of results) {

@@ -2,7 +2,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import type { Express } from 'express';
-import pino from 'pino';
+import pino, { type Logger } from 'pino';
 import { type AppConfig, createApp } from '../../server/src/app';
 import { generateApiKey } from '../../server/src/auth/api-keys';
 import { loadSpec } from '../../server/src/spec';
@@ -29,8 +29,14 @@ export interface TestApp {
   close(): Promise<void>;
 }
 
-/** The real app on a real SQLite file in a fresh temporary folder, with a fake clock. */
-export function createTestApp(overrides: Partial<AppConfig> = {}): TestApp {
+/**
+ * The real app on a real SQLite file in a fresh temporary folder, with a fake clock and, by
+ * default, a silent logger.
+ */
+export function createTestApp(
+  overrides: Partial<AppConfig> = {},
+  logger: Logger = pino({ level: 'silent' }),
+): TestApp {
   const dir = mkdtempSync(path.join(tmpdir(), 'triggers-test-'));
   const file = path.join(dir, 'triggers.db');
   const clock = new FakeClock();
@@ -42,7 +48,7 @@ export function createTestApp(overrides: Partial<AppConfig> = {}): TestApp {
     keys,
     clock: clock.read,
     spec,
-    logger: pino({ level: 'silent' }),
+    logger,
     config: {
       authMode: 'local',
       cursorSecret: TEST_CURSOR_SECRET,
