@@ -1,8 +1,6 @@
-/** @type {import('jest').Config} */
-module.exports = {
+/** Shared by both projects: swc for speed (types are checked by `tsc -b` in npm test). */
+const project = {
   testEnvironment: 'node',
-  roots: ['<rootDir>/tests'],
-  testMatch: ['**/*.test.ts'],
   transform: {
     '^.+\\.ts$': [
       '@swc/jest',
@@ -12,8 +10,27 @@ module.exports = {
       },
     ],
   },
+};
+
+/** @type {import('jest').Config} */
+module.exports = {
+  // A real DynamoDB (DynamoDB Local, needs Java 17) in TRIGGERS_DYNAMODB_ENDPOINT for every run.
+  globalSetup: '<rootDir>/tests/dynamodb-global-setup.ts',
+  globalTeardown: '<rootDir>/tests/dynamodb-global-teardown.ts',
+  reporters: ['default', '<rootDir>/tests/summary-reporter.js'],
   // Two cores under load: generous per-test time, and a cap on parallel workers.
   testTimeout: 30_000,
-  reporters: ['default', '<rootDir>/tests/summary-reporter.js'],
   maxWorkers: 2,
+  projects: [
+    // Everything, with the API on the embedded SQLite store.
+    { ...project, displayName: 'sqlite', roots: ['<rootDir>/tests'], testMatch: ['**/*.test.ts'] },
+    // The HTTP API suite once more, on DynamoDB.
+    {
+      ...project,
+      displayName: 'api-on-dynamodb',
+      roots: ['<rootDir>/tests/api'],
+      testMatch: ['**/*.test.ts'],
+      setupFiles: ['<rootDir>/tests/use-dynamodb-store.ts'],
+    },
+  ],
 };

@@ -1,6 +1,6 @@
 /**
- * Key management CLI on the same SQLite file as the server (TRIGGERS_SQLITE_PATH), safe to
- * run while the server is up: WAL and busy_timeout let the two processes share the file.
+ * Key management CLI on the server's store (the SQLite file, or DynamoDB), safe to run while
+ * the server is up: on SQLite, WAL and busy_timeout let the two processes share the file.
  *
  *   npm run -s keys -- create --tenant T --source S [--scopes events:write,events:read]
  *   npm run -s keys -- list [--tenant T]
@@ -13,9 +13,14 @@ import { parseArgs } from 'node:util';
 import { generateApiKey } from '../server/src/auth/api-keys';
 import { systemClock, toIso } from '../server/src/clock';
 import { ConfigError, readConfig } from '../server/src/config';
-import { ALL_SCOPES, type ApiKeyRecord, type KeyStore, type Scope } from '../server/src/store/key-store';
-import { openSqliteDatabase } from '../server/src/store/sqlite-database';
-import { SqliteKeyStore } from '../server/src/store/sqlite-keys';
+import {
+  ALL_SCOPES,
+  type ApiKeyRecord,
+  type KeyStore,
+  type Scope,
+  TENANT_ID_PATTERN,
+} from '../server/src/store/key-store';
+import { openStores } from '../server/src/store/open-stores';
 
 const USAGE = `Usage: npm run -s keys -- <command> [options]
 
@@ -28,7 +33,8 @@ Commands:
   revoke KEY_ID
       Revokes the key; the server refuses it within 60 s.
 
-The SQLite file is TRIGGERS_SQLITE_PATH (default ./data/triggers.db).
+The store is the server's: the SQLite file TRIGGERS_SQLITE_PATH (default ./data/triggers.db),
+or with TRIGGERS_STORE=dynamodb the keys table of TRIGGERS_STAGE (at TRIGGERS_DYNAMODB_ENDPOINT).
 Exit codes: 0 done, 1 failed, 2 bad arguments or configuration.
 (Use npm's -s so that npm's own banner does not precede the JSON on stdout.)`;
 
@@ -63,12 +69,12 @@ async function main(argv: string[]): Promise<void> {
     if (error instanceof ConfigError) throw new UsageError(error.message);
     throw error;
   }
-  const db = openSqliteDatabase(config.sqlitePath);
+  const stores = openStores(config, systemClock);
   try {
-    const result = await args.run(new SqliteKeyStore(db));
+    const result = await args.run(stores.keys);
     process.stdout.write(`${JSON.stringify(result)}\n`);
   } finally {
-    db.close();
+    await stores.close();
   }
 }
 
@@ -107,6 +113,9 @@ function parse(command: string, rest: string[]): Parsed {
 
   if (command === 'create') {
     const tenantId = text('--tenant', values.tenant);
+    if (!TENANT_ID_PATTERN.test(tenantId)) {
+      throw new UsageError('--tenant may hold only letters, digits and . _ : - (up to 128 characters)');
+    }
     const source = text('--source', values.source);
     const scopes = values.scopes === undefined ? [...ALL_SCOPES] : parseScopes(values.scopes);
     return { run: (keys) => create(keys, tenantId, source, scopes) };

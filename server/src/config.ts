@@ -26,9 +26,17 @@ const EnvSchema = z.object({
   HOST: z.string().min(1).default('127.0.0.1'),
   AUTH_MODE: z.enum(['local', 'aws']).default('local'),
   TRIGGERS_STORE: z
-    .enum(['sqlite'], { message: 'TRIGGERS_STORE must be "sqlite" (the only store in this build)' })
+    .enum(['sqlite', 'dynamodb'], { message: 'TRIGGERS_STORE must be "sqlite" or "dynamodb"' })
     .default('sqlite'),
   TRIGGERS_SQLITE_PATH: z.string().min(1).default('./data/triggers.db'),
+  TRIGGERS_DYNAMODB_ENDPOINT: z
+    .url({ message: 'TRIGGERS_DYNAMODB_ENDPOINT must be a URL such as http://127.0.0.1:8000' })
+    .optional(),
+  TRIGGERS_STAGE: z
+    .string()
+    .regex(/^[a-z0-9-]{1,32}$/, 'TRIGGERS_STAGE must be 1 to 32 lowercase letters, digits or dashes')
+    .default('dev'),
+  AWS_REGION: z.string().min(1).default('us-east-1'),
   TRIGGERS_CURSOR_SECRET: z
     .string()
     .min(32, 'TRIGGERS_CURSOR_SECRET must be at least 32 characters')
@@ -43,9 +51,14 @@ export interface Config {
   port: number;
   host: string;
   authMode: 'local' | 'aws';
-  store: 'sqlite';
+  store: 'sqlite' | 'dynamodb';
   sqlitePath: string;
-  /** Unset: the SQLite store generates one and keeps it in the file. */
+  /** DynamoDB Local or another endpoint; unset, AWS's own for `awsRegion`. */
+  dynamodbEndpoint: string | undefined;
+  /** Names the DynamoDB tables: `triggers-api-events-{stage}`, `triggers-api-keys-{stage}`. */
+  stage: string;
+  awsRegion: string;
+  /** Unset: the SQLite store generates one and keeps it in the file; see open-stores.ts. */
   cursorSecret: string | undefined;
   retentionDays: number;
   /** Requests per second per API key; 0 turns rate limiting off. */
@@ -74,6 +87,9 @@ export function readConfig(env: NodeJS.ProcessEnv = process.env): Config {
     authMode: env_.AUTH_MODE,
     store: env_.TRIGGERS_STORE,
     sqlitePath: env_.TRIGGERS_SQLITE_PATH,
+    dynamodbEndpoint: env_.TRIGGERS_DYNAMODB_ENDPOINT,
+    stage: env_.TRIGGERS_STAGE,
+    awsRegion: env_.AWS_REGION,
     cursorSecret: env_.TRIGGERS_CURSOR_SECRET,
     retentionDays: env_.TRIGGERS_RETENTION_DAYS,
     rateLimit: env_.TRIGGERS_RATE_LIMIT,

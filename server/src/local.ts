@@ -1,4 +1,3 @@
-import { randomBytes } from 'node:crypto';
 import type { Server } from 'node:http';
 import pino from 'pino';
 import { createApp } from './app';
@@ -6,14 +5,12 @@ import { DEV_API_KEY } from './auth/api-keys';
 import { systemClock } from './clock';
 import { ConfigError, readConfig } from './config';
 import { loadSpec } from './spec';
-import { SqliteEventStore } from './store/sqlite';
-import { getOrCreateSetting, openSqliteDatabase } from './store/sqlite-database';
-import { SqliteKeyStore } from './store/sqlite-keys';
+import { openStores } from './store/open-stores';
 
 /** How long SIGTERM waits for in-flight requests before cutting connections. */
 const SHUTDOWN_GRACE_MS = 10_000;
 
-/** `npm start`: the API on the embedded SQLite store. */
+/** `npm start`: the API on the embedded SQLite store, or on DynamoDB (TRIGGERS_STORE). */
 function main(): void {
   let config: ReturnType<typeof readConfig>;
   try {
@@ -25,21 +22,15 @@ function main(): void {
   }
   // Asynchronous destination: logging never blocks a request on a write to stdout.
   const logger = pino({ level: config.logLevel }, pino.destination({ sync: false }));
-  const db = openSqliteDatabase(config.sqlitePath);
-  const store = new SqliteEventStore(db, { clock: systemClock });
-  const keys = new SqliteKeyStore(db);
-  const cursorSecret =
-    config.cursorSecret ??
-    getOrCreateSetting(db, 'cursor_secret', () => randomBytes(32).toString('base64url'));
-  const spec = loadSpec();
+  const stores = openStores(config, systemClock);
   const app = createApp({
-    store,
-    keys,
+    store: stores.events,
+    keys: stores.keys,
     logger,
-    spec,
+    spec: loadSpec(),
     config: {
       authMode: config.authMode,
-      cursorSecret,
+      cursorSecret: stores.cursorSecret,
       retentionDays: config.retentionDays,
       rateLimit: config.rateLimit,
       rateBurst: config.rateBurst,
@@ -52,12 +43,17 @@ function main(): void {
     logger.info(
       {
         url: `http://${config.host}:${port}`,
-        store: store.kind,
-        sqlite_path: config.sqlitePath,
+        store: config.store,
+        location: stores.location,
         auth_mode: config.authMode,
       },
       `Triggers API listening on http://${config.host}:${port} (docs at /docs)`,
     );
+    if (stores.ephemeralCursorSecret) {
+      logger.warn(
+        'TRIGGERS_CURSOR_SECRET is unset: inbox cursors will not survive a restart of this process',
+      );
+    }
     if (config.authMode === 'local') {
       logger.info(
         { dev_api_key: DEV_API_KEY, tenant_id: 'local' },
@@ -73,9 +69,8 @@ function main(): void {
   const shutdown = (signal: string) => {
     logger.info({ signal }, 'shutting down: no new connections; finishing in-flight requests');
     closeGracefully(server)
-      .then(() => store.close())
+      .then(() => stores.close())
       .then(() => {
-        db.close();
         logger.info('stopped');
         logger.flush();
         process.exit(0);

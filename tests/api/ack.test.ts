@@ -7,8 +7,8 @@ const UNKNOWN_ID = '0193a0b0-0000-7000-8000-000000000000';
 
 describe('Acknowledging events', () => {
   let t: TestApp;
-  beforeEach(() => {
-    t = createTestApp();
+  beforeEach(async () => {
+    t = await createTestApp();
   });
   afterEach(() => t.close());
 
@@ -66,8 +66,8 @@ describe('Acknowledging events', () => {
 
 describe('POST /v1/events/bulk/ack', () => {
   let t: TestApp;
-  beforeEach(() => {
-    t = createTestApp();
+  beforeEach(async () => {
+    t = await createTestApp();
   });
   afterEach(() => t.close());
 

@@ -11,8 +11,8 @@ const item = (n: number, extra: object = {}) => ({
 
 describe('POST /v1/events/bulk', () => {
   let t: TestApp;
-  beforeEach(() => {
-    t = createTestApp();
+  beforeEach(async () => {
+    t = await createTestApp();
   });
   afterEach(() => t.close());
 
@@ -21,7 +21,7 @@ describe('POST /v1/events/bulk', () => {
     if (headerKey) req.set('Idempotency-Key', headerKey);
     return checked(req.send({ items }));
   };
-  const pendingCount = () => (t.db.prepare('SELECT COUNT(*) AS n FROM events').get() as { n: number }).n;
+  const pendingCount = () => t.countEvents();
 
   it('stores good items and fails bad ones alone, each with its index and error', async () => {
     // Act
@@ -45,7 +45,7 @@ describe('POST /v1/events/bulk', () => {
     ]);
     expect(res.body.failed[0].error.details.errors[0].path).toBe('/items/1/event_type');
     expect(res.body.failed[2].error.details.errors[0].path).toBe('/items/3/extra');
-    expect(pendingCount()).toBe(2);
+    expect(await pendingCount()).toBe(2);
   });
 
   it('honours each item idempotency key: replays, and 422 for another body, item by item', async () => {
@@ -65,7 +65,7 @@ describe('POST /v1/events/bulk', () => {
         error: expect.objectContaining({ code: 'IDEMPOTENCY_KEY_REUSED' }),
       }),
     ]);
-    expect(pendingCount()).toBe(2);
+    expect(await pendingCount()).toBe(2);
   });
 
   it('makes a whole retried request safe with the Idempotency-Key header', async () => {
@@ -76,7 +76,7 @@ describe('POST /v1/events/bulk', () => {
       first.body.successful.map((s: { event_id: string }) => s.event_id),
     );
     expect(retry.body.successful.every((s: { replayed: boolean }) => s.replayed)).toBe(true);
-    expect(pendingCount()).toBe(3);
+    expect(await pendingCount()).toBe(3);
   });
 
   it('fails only the item whose payload is nested deeper than 64 levels; 64 is accepted', async () => {
@@ -93,7 +93,7 @@ describe('POST /v1/events/bulk', () => {
   it('accepts 100 items', async () => {
     const res = await bulk(Array.from({ length: 100 }, (_, i) => item(i)));
     expect(res.body.successful).toHaveLength(100);
-    expect(pendingCount()).toBe(100);
+    expect(await pendingCount()).toBe(100);
   });
 
   it.each([
@@ -105,7 +105,7 @@ describe('POST /v1/events/bulk', () => {
     const res = await bulk(items);
     expect(res.status).toBe(400);
     expect(res.body.error.code).toBe('VALIDATION_ERROR');
-    expect(pendingCount()).toBe(0);
+    expect(await pendingCount()).toBe(0);
   });
 
   it('answers 413 for a bulk body over 5 MiB', async () => {

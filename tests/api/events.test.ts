@@ -10,8 +10,8 @@ const event = {
 
 describe('POST /v1/events', () => {
   let t: TestApp;
-  beforeEach(() => {
-    t = createTestApp();
+  beforeEach(async () => {
+    t = await createTestApp();
   });
   afterEach(() => t.close());
 
@@ -182,8 +182,8 @@ describe('POST /v1/events', () => {
 
 describe('GET /v1/events/{event_id}', () => {
   let t: TestApp;
-  beforeEach(() => {
-    t = createTestApp();
+  beforeEach(async () => {
+    t = await createTestApp();
   });
   afterEach(() => t.close());
 
@@ -215,8 +215,8 @@ describe('GET /v1/events/{event_id}', () => {
 
 describe('DELETE /v1/events/{event_id}', () => {
   let t: TestApp;
-  beforeEach(() => {
-    t = createTestApp();
+  beforeEach(async () => {
+    t = await createTestApp();
   });
   afterEach(() => t.close());
 

@@ -1248,7 +1248,7 @@ const json = 'application/json';
 const EVENT = '{"source":"a","event_type":"b","payload":{}}';
 
 beforeAll(async () => {
-  t = createTestApp();
+  t = await createTestApp();
   server = http.createServer(t.app);
   await new Promise<void>((done) => server.listen(0, '127.0.0.1', done));
 

@@ -1,22 +1,22 @@
 import request from 'supertest';
 import { checked } from '../helpers/contract';
-import { createTestApp, DEV_KEY, type TestApp } from '../helpers/test-app';
+import { createTestApp, DEV_KEY, TEST_STORE, type TestApp } from '../helpers/test-app';
 
 describe('Health', () => {
   let t: TestApp;
-  beforeEach(() => {
-    t = createTestApp();
+  beforeEach(async () => {
+    t = await createTestApp();
   });
   afterEach(() => t.close());
 
   it('answers 200 healthy without a key, naming the store and version', async () => {
     const res = await checked(request(t.app).get('/v1/health'));
     expect(res.status).toBe(200);
-    expect(res.body).toMatchObject({ status: 'healthy', store: 'sqlite', version: '1.0.0' });
+    expect(res.body).toMatchObject({ status: 'healthy', store: TEST_STORE, version: '1.0.0' });
   });
 
   it('answers 503 unhealthy with Retry-After when the store cannot be reached', async () => {
-    t.db.close();
+    await t.breakStore();
     const res = await checked(request(t.app).get('/v1/health'));
     expect(res.status).toBe(503);
     expect(res.body.status).toBe('unhealthy');
@@ -24,7 +24,7 @@ describe('Health', () => {
   });
 
   it('answers 503 UNAVAILABLE in the envelope when the store is down during a request', async () => {
-    t.db.close();
+    await t.breakStore();
     const res = await checked(
       request(t.app)
         .post('/v1/events')
@@ -40,8 +40,8 @@ describe('Health', () => {
 
 describe('Routing and the envelope', () => {
   let t: TestApp;
-  beforeAll(() => {
-    t = createTestApp();
+  beforeAll(async () => {
+    t = await createTestApp();
   });
   afterAll(() => t.close());
 
@@ -119,8 +119,8 @@ describe('Routing and the envelope', () => {
 
 describe('Docs', () => {
   let t: TestApp;
-  beforeAll(() => {
-    t = createTestApp();
+  beforeAll(async () => {
+    t = await createTestApp();
   });
   afterAll(() => t.close());
 
@@ -151,8 +151,8 @@ describe('Docs', () => {
 
 describe('Rate limiting', () => {
   let t: TestApp;
-  beforeEach(() => {
-    t = createTestApp({ rateLimit: 2, rateBurst: 3 });
+  beforeEach(async () => {
+    t = await createTestApp({ rateLimit: 2, rateBurst: 3 });
   });
   afterEach(() => t.close());
 
@@ -183,8 +183,8 @@ describe('Rate limiting', () => {
 
 describe('Unexpected errors', () => {
   let t: TestApp;
-  beforeEach(() => {
-    t = createTestApp();
+  beforeEach(async () => {
+    t = await createTestApp();
   });
   afterEach(() => t.close());
 

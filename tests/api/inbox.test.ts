@@ -12,8 +12,8 @@ interface WireEvent {
 
 describe('GET /v1/inbox', () => {
   let t: TestApp;
-  beforeEach(() => {
-    t = createTestApp();
+  beforeEach(async () => {
+    t = await createTestApp();
   });
   afterEach(() => t.close());
 

@@ -18,8 +18,8 @@ function payloadOfSize(bytes: number): { data: string } {
 
 describe('Payload size limit', () => {
   let t: TestApp;
-  beforeEach(() => {
-    t = createTestApp();
+  beforeEach(async () => {
+    t = await createTestApp();
   });
   afterEach(() => t.close());
 
@@ -54,7 +54,7 @@ describe('Payload size limit', () => {
       code: 'PAYLOAD_TOO_LARGE',
       details: { limit_bytes: LIMIT, actual_bytes: LIMIT + 1 },
     });
-    expect((t.db.prepare('SELECT COUNT(*) AS n FROM events').get() as { n: number }).n).toBe(0);
+    expect(await t.countEvents()).toBe(0);
   });
 
   it('counts UTF-8 bytes, not characters', async () => {

@@ -18,7 +18,7 @@ describe('Request logs', () => {
         },
       },
     );
-    t = createTestApp({}, logger);
+    t = await createTestApp({}, logger);
     apiKey = await t.createKey({ tenant: 'acme', source: 'shop' });
   });
   afterAll(() => t.close());

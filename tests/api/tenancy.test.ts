@@ -11,7 +11,7 @@ describe('Tenant isolation', () => {
   let eventId: string;
 
   beforeEach(async () => {
-    t = createTestApp({ authMode: 'aws' });
+    t = await createTestApp({ authMode: 'aws' });
     keyA = await t.createKey({ tenant: 'tenant-a' });
     keyB = await t.createKey({ tenant: 'tenant-b' });
     const res = await request(t.app).post('/v1/events').set('X-API-Key', keyA).send(body);
@@ -53,8 +53,8 @@ describe('Tenant isolation', () => {
 
 describe('Authentication and scopes', () => {
   let t: TestApp;
-  beforeEach(() => {
-    t = createTestApp();
+  beforeEach(async () => {
+    t = await createTestApp();
   });
   afterEach(() => t.close());
 

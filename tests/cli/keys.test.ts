@@ -40,8 +40,8 @@ describe('the keys CLI', () => {
   // The app's connection stays open on the file for the whole suite, as a running server's
   // would, so every CLI run below shares the file with another connection. AUTH_MODE=aws:
   // only stored keys count, so a 200 below can only come from the CLI's key.
-  beforeAll(() => {
-    t = createTestApp({ authMode: 'aws' });
+  beforeAll(async () => {
+    t = await createTestApp({ authMode: 'aws' });
   });
   afterAll(() => t.close());
 

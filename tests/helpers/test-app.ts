@@ -1,51 +1,130 @@
+import { randomUUID } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
+import { ScanCommand } from '@aws-sdk/lib-dynamodb';
 import type { Express } from 'express';
 import pino, { type Logger } from 'pino';
 import { type AppConfig, createApp } from '../../server/src/app';
 import { generateApiKey } from '../../server/src/auth/api-keys';
 import { loadSpec } from '../../server/src/spec';
-import type { Scope } from '../../server/src/store/key-store';
+import { DynamoEventStore } from '../../server/src/store/dynamodb';
+import { createDynamoClients } from '../../server/src/store/dynamodb-client';
+import { DynamoKeyStore } from '../../server/src/store/dynamodb-keys';
+import { createTables, deleteTables } from '../../server/src/store/dynamodb-tables';
+import type { EventStore } from '../../server/src/store/event-store';
+import type { KeyStore, Scope } from '../../server/src/store/key-store';
 import { SqliteEventStore } from '../../server/src/store/sqlite';
-import { openSqliteDatabase, type SqliteDatabase } from '../../server/src/store/sqlite-database';
+import { openSqliteDatabase } from '../../server/src/store/sqlite-database';
 import { SqliteKeyStore } from '../../server/src/store/sqlite-keys';
 import { FakeClock } from './fake-clock';
 
 export const DEV_KEY = 'test-api-key-12345';
 export const TEST_CURSOR_SECRET = 'test-cursor-secret-0123456789abcdef';
 
+/** Which store the API tests run on: SQLite, or DynamoDB (the jest project `api-on-dynamodb`). */
+export const TEST_STORE = process.env.TRIGGERS_TEST_STORE === 'dynamodb' ? 'dynamodb' : 'sqlite';
+
 const spec = loadSpec();
 
 export interface TestApp {
   app: Express;
-  store: SqliteEventStore;
-  keys: SqliteKeyStore;
-  db: SqliteDatabase;
+  store: EventStore;
+  keys: KeyStore;
   clock: FakeClock;
+  /** The SQLite file (on DynamoDB runs, a file no store uses). */
   file: string;
   /** Stores a new key and returns it in clear. */
   createKey(options: { tenant: string; scopes?: Scope[]; source?: string }): Promise<string>;
+  /** Events stored for the tenant, whatever their status (read behind the API's back). */
+  countEvents(tenant?: string): Promise<number>;
+  /** Takes the store away (closes the file, or drops the tables), as an outage would. */
+  breakStore(): Promise<void>;
   close(): Promise<void>;
 }
 
+interface Backend {
+  store: EventStore;
+  keys: KeyStore;
+  countEvents(tenant: string): Promise<number>;
+  breakStore(): Promise<void>;
+  close(): Promise<void>;
+}
+
+function sqliteBackend(file: string, clock: FakeClock): Backend {
+  const db = openSqliteDatabase(file);
+  const store = new SqliteEventStore(db, { clock: clock.read, sweepIntervalMs: 0 });
+  return {
+    store,
+    keys: new SqliteKeyStore(db),
+    async countEvents(tenant) {
+      return (db.prepare('SELECT COUNT(*) AS n FROM events WHERE tenant_id = ?').get(tenant) as { n: number })
+        .n;
+    },
+    async breakStore() {
+      db.close();
+    },
+    async close() {
+      await store.close();
+      if (db.open) db.close();
+    },
+  };
+}
+
+async function dynamoBackend(clock: FakeClock): Promise<Backend> {
+  const endpoint = process.env.TRIGGERS_DYNAMODB_ENDPOINT;
+  if (!endpoint)
+    throw new Error('TRIGGERS_DYNAMODB_ENDPOINT is not set: the jest global setup starts DynamoDB Local');
+  const clients = createDynamoClients({ region: 'us-east-1', endpoint });
+  const names = { events: `api-events-${randomUUID()}`, keys: `api-keys-${randomUUID()}` };
+  await createTables(clients.base, names);
+  return {
+    store: new DynamoEventStore({ client: clients.documents, tableName: names.events, clock: clock.read }),
+    keys: new DynamoKeyStore(clients.documents, names.keys),
+    async countEvents(tenant) {
+      let count = 0;
+      let start: Record<string, unknown> | undefined;
+      do {
+        const page = await clients.documents.send(
+          new ScanCommand({
+            TableName: names.events,
+            ConsistentRead: true,
+            // Events only: not idempotency records nor payload chunks.
+            FilterExpression:
+              'tenant_id = :tenant AND attribute_exists(event_id) AND attribute_exists(#status)',
+            ExpressionAttributeNames: { '#status': 'status' },
+            ExpressionAttributeValues: { ':tenant': tenant },
+            ExclusiveStartKey: start,
+          }),
+        );
+        count += page.Count ?? 0;
+        start = page.LastEvaluatedKey;
+      } while (start);
+      return count;
+    },
+    breakStore: () => deleteTables(clients.base, names),
+    async close() {
+      await deleteTables(clients.base, names);
+      clients.base.destroy();
+    },
+  };
+}
+
 /**
- * The real app on a real SQLite file in a fresh temporary folder, with a fake clock and, by
- * default, a silent logger.
+ * The real app on a real store — a SQLite file in a fresh temporary folder, or fresh
+ * DynamoDB tables — with a fake clock and, by default, a silent logger.
  */
-export function createTestApp(
+export async function createTestApp(
   overrides: Partial<AppConfig> = {},
   logger: Logger = pino({ level: 'silent' }),
-): TestApp {
+): Promise<TestApp> {
   const dir = mkdtempSync(path.join(tmpdir(), 'triggers-test-'));
   const file = path.join(dir, 'triggers.db');
   const clock = new FakeClock();
-  const db = openSqliteDatabase(file);
-  const store = new SqliteEventStore(db, { clock: clock.read, sweepIntervalMs: 0 });
-  const keys = new SqliteKeyStore(db);
+  const backend = TEST_STORE === 'dynamodb' ? await dynamoBackend(clock) : sqliteBackend(file, clock);
   const app = createApp({
-    store,
-    keys,
+    store: backend.store,
+    keys: backend.keys,
     clock: clock.read,
     spec,
     logger,
@@ -60,14 +139,13 @@ export function createTestApp(
   });
   return {
     app,
-    store,
-    keys,
-    db,
+    store: backend.store,
+    keys: backend.keys,
     clock,
     file,
     async createKey({ tenant, scopes = ['events:write', 'events:read', 'events:ack'], source = 'test' }) {
       const generated = generateApiKey();
-      await keys.create({
+      await backend.keys.create({
         keyId: generated.keyId,
         secretHash: generated.secretHash,
         tenantId: tenant,
@@ -79,9 +157,10 @@ export function createTestApp(
       });
       return generated.apiKey;
     },
+    countEvents: (tenant = 'local') => backend.countEvents(tenant),
+    breakStore: () => backend.breakStore(),
     async close() {
-      await store.close();
-      db.close();
+      await backend.close();
       rmSync(dir, { recursive: true, force: true });
     },
   };

@@ -8,6 +8,9 @@ describe('readConfig', () => {
       authMode: 'local',
       store: 'sqlite',
       sqlitePath: './data/triggers.db',
+      dynamodbEndpoint: undefined,
+      stage: 'dev',
+      awsRegion: 'us-east-1',
       cursorSecret: undefined,
       retentionDays: 7,
       rateLimit: 100,
@@ -57,7 +60,31 @@ describe('readConfig', () => {
     }
   });
 
-  it('refuses a store this build does not have', () => {
-    expect(() => readConfig({ TRIGGERS_STORE: 'dynamodb' })).toThrow(/TRIGGERS_STORE must be "sqlite"/);
+  it('reads the DynamoDB settings', () => {
+    expect(
+      readConfig({
+        TRIGGERS_STORE: 'dynamodb',
+        TRIGGERS_DYNAMODB_ENDPOINT: 'http://127.0.0.1:8000',
+        TRIGGERS_STAGE: 'prod',
+        AWS_REGION: 'eu-west-1',
+      }),
+    ).toMatchObject({
+      store: 'dynamodb',
+      dynamodbEndpoint: 'http://127.0.0.1:8000',
+      stage: 'prod',
+      awsRegion: 'eu-west-1',
+    });
+  });
+
+  it('refuses an unknown store, a bad endpoint and a bad stage', () => {
+    expect(() => readConfig({ TRIGGERS_STORE: 'postgres' })).toThrow(
+      /TRIGGERS_STORE must be "sqlite" or "dynamodb"/,
+    );
+    expect(() => readConfig({ TRIGGERS_DYNAMODB_ENDPOINT: 'localhost' })).toThrow(
+      /TRIGGERS_DYNAMODB_ENDPOINT must be a URL/,
+    );
+    expect(() => readConfig({ TRIGGERS_STAGE: 'Prod_1' })).toThrow(
+      /TRIGGERS_STAGE must be 1 to 32 lowercase/,
+    );
   });
 });

@@ -36,8 +36,8 @@ export class InboxService {
       source: query.source?.trim(),
       eventType: query.event_type?.trim(),
       priority: query.priority,
-      createdAfter: query.created_after === undefined ? undefined : Date.parse(query.created_after),
-      createdBefore: query.created_before === undefined ? undefined : Date.parse(query.created_before),
+      createdAfter: parseTime('created_after', query.created_after),
+      createdBefore: parseTime('created_before', query.created_before),
     };
     const scope = { tenantId: principal.tenantId, filters: stringify(filters) ?? '' };
     const after = query.cursor === undefined ? undefined : this.cursors.decode(query.cursor, scope);
@@ -50,4 +50,19 @@ export class InboxService {
       nextCursor: page.hasMore && last ? this.cursors.encode(scope, last) : null,
     };
   }
+}
+
+/**
+ * Epoch ms of a date-time filter. The contract's format admits values JavaScript cannot
+ * place on its clock (a leap second such as 23:59:60): those are refused, not guessed.
+ */
+function parseTime(name: string, value: string | undefined): number | undefined {
+  if (value === undefined) return undefined;
+  const time = Date.parse(value);
+  if (Number.isNaN(time)) {
+    throw new ValidationError(`${name} is not a time this server can read: ${value}.`, [
+      { path: `/query/${name}`, message: 'must be a valid ISO 8601 date-time' },
+    ]);
+  }
+  return time;
 }

@@ -3,6 +3,12 @@
 export type Scope = 'events:write' | 'events:read' | 'events:ack';
 export const ALL_SCOPES: readonly Scope[] = ['events:write', 'events:read', 'events:ack'];
 
+/**
+ * Tenant ids are joined with `#` into store keys (`{tenant}#{event_id}` in DynamoDB), so they
+ * are restricted to characters that can never forge another tenant's key.
+ */
+export const TENANT_ID_PATTERN = /^[A-Za-z0-9._:-]{1,128}$/;
+
 export interface ApiKeyRecord {
   keyId: string;
   /** Hex SHA-256 of the key's secret part. */

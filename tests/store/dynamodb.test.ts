@@ -1,0 +1,111 @@
+import { randomBytes, randomUUID } from 'node:crypto';
+import { QueryCommand } from '@aws-sdk/lib-dynamodb';
+import { UnavailableError } from '../../server/src/errors';
+import { DynamoEventStore } from '../../server/src/store/dynamodb';
+import { createDynamoClients } from '../../server/src/store/dynamodb-client';
+import { DynamoKeyStore } from '../../server/src/store/dynamodb-keys';
+import { createTables, deleteTables, INBOX_INDEX } from '../../server/src/store/dynamodb-tables';
+import type { NewEvent } from '../../server/src/store/event-store';
+import { FakeClock } from '../helpers/fake-clock';
+import { describeEventStore } from './conformance';
+
+const endpoint = process.env.TRIGGERS_DYNAMODB_ENDPOINT;
+if (!endpoint)
+  throw new Error('TRIGGERS_DYNAMODB_ENDPOINT is not set: the jest global setup starts DynamoDB Local');
+const clients = createDynamoClients({ region: 'us-east-1', endpoint });
+
+/** A fresh, empty pair of tables for each test. */
+async function makeDynamoStore(options: { inlinePayloadBytes?: number; chunkBytes?: number } = {}) {
+  const names = { events: `events-${randomUUID()}`, keys: `keys-${randomUUID()}` };
+  await createTables(clients.base, names);
+  const clock = new FakeClock();
+  const store = new DynamoEventStore({
+    client: clients.documents,
+    tableName: names.events,
+    clock: clock.read,
+    ...options,
+  });
+  return {
+    names,
+    store,
+    keys: new DynamoKeyStore(clients.documents, names.keys),
+    clock,
+    cleanup: () => deleteTables(clients.base, names),
+  };
+}
+
+describeEventStore('DynamoDB', () => makeDynamoStore());
+
+describe('DynamoEventStore specifics', () => {
+  const newEvent = (clock: FakeClock, overrides: Partial<NewEvent> = {}): NewEvent => ({
+    tenantId: 'tenant-a',
+    eventId: randomUUID(),
+    createdAt: clock.now,
+    source: 's',
+    eventType: 'e',
+    payloadJson: '{"n":1}',
+    priority: 'normal',
+    metadata: { priority: 'normal' },
+    expiresAt: clock.now + 86_400_000,
+    ...overrides,
+  });
+
+  it('splits a payload too large to inline into chunks written with the event, and reads it back whole', async () => {
+    const s = await makeDynamoStore({ inlinePayloadBytes: 50_000, chunkBytes: 40_000 });
+    try {
+      const payloadJson = JSON.stringify({ data: randomBytes(200_000).toString('base64') });
+      const event = newEvent(s.clock, { payloadJson });
+      await s.store.create({
+        event,
+        idempotency: { key: 'k', requestHash: 'h', expiresAt: s.clock.now + 1000 },
+      });
+
+      const got = await s.store.get('tenant-a', event.eventId);
+      const page = await s.store.listPending({ tenantId: 'tenant-a', filters: {}, limit: 10 });
+
+      expect(got?.payloadJson).toBe(payloadJson);
+      expect(page.events[0]?.payloadJson).toBe(payloadJson);
+      await s.store.delete('tenant-a', event.eventId);
+      expect(await s.store.get('tenant-a', event.eventId)).toBeUndefined();
+    } finally {
+      await s.cleanup();
+    }
+  });
+
+  it('keeps a pending event in the sparse inbox index and removes it there on ack', async () => {
+    const s = await makeDynamoStore();
+    try {
+      const event = newEvent(s.clock);
+      await s.store.create({ event });
+      const indexed = () =>
+        clients.documents
+          .send(
+            new QueryCommand({
+              TableName: s.names.events,
+              IndexName: INBOX_INDEX,
+              KeyConditionExpression: 'inbox_pk = :t',
+              ExpressionAttributeValues: { ':t': 'tenant-a' },
+            }),
+          )
+          .then((result) => (result.Items ?? []).map((item) => item.pk));
+
+      const before = await indexed();
+      await s.store.ack('tenant-a', event.eventId, s.clock.now);
+      const after = await indexed();
+
+      expect(before).toEqual([`tenant-a#${event.eventId}`]);
+      expect(after).toEqual([]);
+    } finally {
+      await s.cleanup();
+    }
+  });
+
+  it('answers UnavailableError, never an AWS error, when the endpoint does not answer', async () => {
+    const dead = createDynamoClients({ region: 'us-east-1', endpoint: 'http://127.0.0.1:9' });
+    const clock = new FakeClock();
+    const store = new DynamoEventStore({ client: dead.documents, tableName: 'nowhere', clock: clock.read });
+
+    await expect(store.ping()).rejects.toBeInstanceOf(UnavailableError);
+    await expect(store.create({ event: newEvent(clock) })).rejects.toBeInstanceOf(UnavailableError);
+  });
+});
