@@ -1,5 +1,5 @@
 import { randomBytes, randomUUID } from 'node:crypto';
-import { QueryCommand } from '@aws-sdk/lib-dynamodb';
+import { PutCommand, QueryCommand } from '@aws-sdk/lib-dynamodb';
 import { UnavailableError } from '../../server/src/errors';
 import { DynamoEventStore } from '../../server/src/store/dynamodb';
 import { createDynamoClients } from '../../server/src/store/dynamodb-client';
@@ -96,6 +96,86 @@ describe('DynamoEventStore specifics', () => {
       expect(before).toEqual([`tenant-a#${event.eventId}`]);
       expect(after).toEqual([]);
     } finally {
+      await s.cleanup();
+    }
+  });
+
+  it('never lists an event the lagging index still shows as pending after it was acked', async () => {
+    // DynamoDB Local updates its index at once; a real GSI lags. This writes what such a
+    // lagging index shows: an acknowledged event that still carries its inbox keys.
+    const s = await makeDynamoStore();
+    try {
+      const pending = newEvent(s.clock);
+      await s.store.create({ event: pending });
+      const acked = newEvent(s.clock);
+      await s.store.create({ event: acked });
+      const item = (
+        await clients.documents.send(
+          new QueryCommand({
+            TableName: s.names.events,
+            KeyConditionExpression: 'pk = :pk',
+            ExpressionAttributeValues: { ':pk': `tenant-a#${acked.eventId}` },
+          }),
+        )
+      ).Items?.[0];
+      await clients.documents.send(
+        new PutCommand({
+          TableName: s.names.events,
+          Item: { ...item, status: 'acknowledged', acknowledged_at: s.clock.now },
+        }),
+      );
+
+      const page = await s.store.listPending({ tenantId: 'tenant-a', filters: {}, limit: 1 });
+
+      expect(page.events.map((e) => e.eventId)).toEqual([pending.eventId]);
+      expect(page.hasMore).toBe(false);
+    } finally {
+      await s.cleanup();
+    }
+  });
+
+  it('retries throttling with backoff, then answers UnavailableError with Retry-After', async () => {
+    // Throttling cannot be produced on DynamoDB Local: a fake fault, injected below the
+    // SDK's retry strategy so that its real backoff runs.
+    const s = await makeDynamoStore();
+    const throttled = createDynamoClients({ region: 'us-east-1', endpoint: endpoint as string });
+    let failuresLeft = 2;
+    let attempts = 0;
+    throttled.base.middlewareStack.add(
+      (next) => async (args) => {
+        attempts += 1;
+        if (failuresLeft > 0) {
+          failuresLeft -= 1;
+          throw Object.assign(new Error('Rate of requests exceeds the allowed throughput.'), {
+            name: 'ProvisionedThroughputExceededException',
+            $fault: 'client',
+            $metadata: { httpStatusCode: 400 },
+            $retryable: { throttling: true },
+          });
+        }
+        return next(args);
+      },
+      { step: 'finalizeRequest', name: 'fakeThrottling' },
+    );
+    try {
+      const store = new DynamoEventStore({
+        client: throttled.documents,
+        tableName: s.names.events,
+        clock: s.clock.read,
+      });
+      const event = newEvent(s.clock);
+
+      await store.create({ event });
+      const afterRetries = attempts;
+      failuresLeft = 100;
+      const failure = await store.get('tenant-a', event.eventId).catch((error: unknown) => error);
+
+      expect(afterRetries).toBe(3);
+      expect(failure).toBeInstanceOf(UnavailableError);
+      expect((failure as UnavailableError).headers['Retry-After']).toBe('1');
+      expect((failure as UnavailableError).message).not.toMatch(/Throughput|Exception/);
+    } finally {
+      throttled.base.destroy();
       await s.cleanup();
     }
   });
