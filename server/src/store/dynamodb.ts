@@ -147,8 +147,9 @@ export class DynamoEventStore implements EventStore {
           if (!reasons) throw error;
           if (idempotency && reasons[0] === 'ConditionalCheckFailed') {
             const record = await this.readKey(keyPk, idempotency.key);
-            // The holder expired and was deleted between the two calls: claim the key again.
-            if (!record) continue;
+            // The holder expired (or was deleted) between the two calls: claim the key again.
+            if (!record && attempt < MAX_TRANSACTION_CONFLICT_RETRIES) continue;
+            if (!record) throw error;
             return record.requestHash === idempotency.requestHash
               ? { kind: 'replayed', record }
               : { kind: 'key_reused', record };
