@@ -1,6 +1,8 @@
 /** Shared by both projects: swc for speed (types are checked by `tsc -b` in npm test). */
 const project = {
   testEnvironment: 'node',
+  // The SDK is ESM source: its relative imports name the .js file that tsc will emit.
+  moduleNameMapper: { '^(\\.{1,2}/.*)\\.js$': '$1' },
   transform: {
     '^.+\\.ts$': [
       '@swc/jest',

@@ -304,7 +304,9 @@ export interface components {
         };
         BulkEventsInput: {
             /** @description Each item is validated on its own, as an `EventInput`. */
-            items: Record<string, never>[];
+            items: {
+                [key: string]: unknown;
+            }[];
         };
         ItemError: {
             code: components["schemas"]["ErrorCode"];

@@ -1,0 +1,89 @@
+import { parseRetryAfter, TriggersConnectionError } from './errors.js';
+
+export interface RetryOptions {
+  /** Retries after the first attempt (default 2). */
+  maxRetries: number;
+  /** Time one attempt may take before it is aborted (default 30 s). */
+  timeoutMs: number;
+  /** First backoff step (default 500 ms); the n-th retry waits up to base × 2^(n-1). */
+  baseDelayMs?: number;
+  /** Longest backoff, and longest Retry-After honoured (default 20 s). */
+  maxDelayMs?: number;
+  /** Injected in tests. */
+  sleep?: (ms: number) => Promise<void>;
+  random?: () => number;
+}
+
+const RETRY_STATUSES = new Set([429, 500, 502, 503, 504]);
+
+/**
+ * Wraps `fetch` with retries, as stripe-node's RequestSender does: network errors, timeouts,
+ * 429 and 5xx are retried with exponential backoff and full jitter, capped, honouring
+ * `Retry-After`. A POST is retried only when it carries an `Idempotency-Key` (the SDK sets
+ * one on every create), since repeating any other POST could apply it twice. Each retry
+ * sends `X-Retry-Count`, which the server logs.
+ */
+export function retryingFetch(
+  baseFetch: typeof fetch,
+  options: RetryOptions,
+): (request: Request) => Promise<Response> {
+  const base = options.baseDelayMs ?? 500;
+  const cap = options.maxDelayMs ?? 20_000;
+  const sleep = options.sleep ?? ((ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms)));
+  const random = options.random ?? Math.random;
+
+  return async (request) => {
+    const retryable = request.method !== 'POST' || request.headers.has('idempotency-key');
+    for (let attempt = 0; ; attempt += 1) {
+      const canRetry = retryable && attempt < options.maxRetries;
+      const next = request.clone();
+      if (attempt > 0) next.headers.set('X-Retry-Count', String(attempt));
+      let response: Response;
+      try {
+        response = await baseFetch(next, { signal: withTimeout(request.signal, options.timeoutMs) });
+      } catch (error) {
+        // The caller's own abort ends everything; anything else is the network or our timeout.
+        if (request.signal?.aborted) throw error;
+        if (!canRetry) {
+          throw new TriggersConnectionError(
+            `No answer from the Triggers API (${describe(error)}) after ${attempt + 1} attempt${attempt ? 's' : ''}.`,
+            { cause: error },
+          );
+        }
+        await sleep(backoff(attempt + 1, base, cap, random));
+        continue;
+      }
+      if (!canRetry || !RETRY_STATUSES.has(response.status)) return response;
+      const retryAfter = parseRetryAfter(response.headers.get('retry-after'));
+      // Free the connection before waiting.
+      await response.body?.cancel().catch(() => undefined);
+      await sleep(
+        retryAfter === undefined ? backoff(attempt + 1, base, cap, random) : Math.min(retryAfter * 1000, cap),
+      );
+    }
+  };
+}
+
+/** Full jitter: a random wait in [0, min(cap, base × 2^(n-1))]. */
+export function backoff(retry: number, base: number, cap: number, random: () => number): number {
+  return random() * Math.min(cap, base * 2 ** (retry - 1));
+}
+
+/** Aborts on the caller's signal or after `timeoutMs` (AbortSignal.any is not in Node 18). */
+function withTimeout(signal: AbortSignal | null | undefined, timeoutMs: number): AbortSignal {
+  const timeout = AbortSignal.timeout(timeoutMs);
+  if (!signal) return timeout;
+  const controller = new AbortController();
+  for (const source of [signal, timeout]) {
+    if (source.aborted) controller.abort(source.reason);
+    else source.addEventListener('abort', () => controller.abort(source.reason), { once: true });
+  }
+  return controller.signal;
+}
+
+function describe(error: unknown): string {
+  const name = (error as { name?: string })?.name;
+  if (name === 'TimeoutError') return 'timed out';
+  const message = (error as { message?: string })?.message;
+  return message ? message : String(error);
+}
