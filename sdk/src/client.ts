@@ -62,7 +62,8 @@ export function createTriggersClient(options: TriggersClientOptions) {
         input: Schemas['EventInput'],
         requestOptions: RequestOptions = {},
       ): Promise<Schemas['EventCreated']> {
-        const key = requestOptions.idempotencyKey ?? newIdempotencyKey();
+        // A key in the metadata is the event's own: send it as the header too (they must agree).
+        const key = requestOptions.idempotencyKey ?? input.metadata?.idempotency_key ?? newIdempotencyKey();
         return unwrap(
           await raw.POST('/v1/events', { body: input, params: { header: { 'Idempotency-Key': key } } }),
         );

@@ -34,13 +34,18 @@ export function retryingFetch(
 
   return async (request) => {
     const retryable = request.method !== 'POST' || request.headers.has('idempotency-key');
+    const wait = (ms: number) => abortable(sleep(ms), request.signal);
     for (let attempt = 0; ; attempt += 1) {
       const canRetry = retryable && attempt < options.maxRetries;
       const next = request.clone();
       if (attempt > 0) next.headers.set('X-Retry-Count', String(attempt));
       let response: Response;
+      let body: ArrayBuffer;
       try {
         response = await baseFetch(next, { signal: withTimeout(request.signal, options.timeoutMs) });
+        // The body is read here, under the same timeout and retries: a connection that
+        // stalls or drops mid-body is a failed attempt like any other.
+        body = await response.arrayBuffer();
       } catch (error) {
         // The caller's own abort ends everything; anything else is the network or our timeout.
         if (request.signal?.aborted) throw error;
@@ -50,18 +55,45 @@ export function retryingFetch(
             { cause: error },
           );
         }
-        await sleep(backoff(attempt + 1, base, cap, random));
+        await wait(backoff(attempt + 1, base, cap, random));
         continue;
       }
-      if (!canRetry || !RETRY_STATUSES.has(response.status)) return response;
+      if (!canRetry || !RETRY_STATUSES.has(response.status)) {
+        return new Response(NULL_BODY_STATUSES.has(response.status) ? null : body, {
+          status: response.status,
+          statusText: response.statusText,
+          headers: response.headers,
+        });
+      }
       const retryAfter = parseRetryAfter(response.headers.get('retry-after'));
-      // Free the connection before waiting.
-      await response.body?.cancel().catch(() => undefined);
-      await sleep(
+      await wait(
         retryAfter === undefined ? backoff(attempt + 1, base, cap, random) : Math.min(retryAfter * 1000, cap),
       );
     }
   };
+}
+
+/** Statuses whose Response may not carry a body, even an empty one. */
+const NULL_BODY_STATUSES = new Set([101, 204, 205, 304]);
+
+/** `promise`, or a rejection with the signal's reason as soon as it aborts. */
+function abortable(promise: Promise<void>, signal: AbortSignal | null | undefined): Promise<void> {
+  if (!signal) return promise;
+  if (signal.aborted) return Promise.reject(signal.reason);
+  return new Promise((resolve, reject) => {
+    const onAbort = () => reject(signal.reason);
+    signal.addEventListener('abort', onAbort, { once: true });
+    promise.then(
+      () => {
+        signal.removeEventListener('abort', onAbort);
+        resolve();
+      },
+      (error: unknown) => {
+        signal.removeEventListener('abort', onAbort);
+        reject(error);
+      },
+    );
+  });
 }
 
 /** Full jitter: a random wait in [0, min(cap, base × 2^(n-1))]. */

@@ -1,0 +1,326 @@
+import { execFile } from 'node:child_process';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { promisify } from 'node:util';
+import { gzipSync } from 'node:zlib';
+import { build } from 'esbuild';
+import { ensureServerBuilt, killServer, type ServerProcess, startServer } from '../helpers/server-process';
+
+const run = promisify(execFile);
+const ROOT = path.resolve(__dirname, '../..');
+const SDK = path.join(ROOT, 'sdk');
+const TSC = path.join(ROOT, 'node_modules/typescript/bin/tsc');
+const API_KEY = 'test-api-key-12345';
+
+/**
+ * The environment without what `npm test` adds (`npm_config_local_prefix=/work/main`, the
+ * lifecycle variables…), so the consumer's npm sees a project of its own; the cache and
+ * registry settings stay.
+ */
+const NPM_ENV = Object.fromEntries(
+  Object.entries(process.env).filter(
+    ([name]) =>
+      !/^npm_/i.test(name) ||
+      /^npm_config_(cache|userconfig|globalconfig|registry|cafile|strict_ssl|proxy|https_proxy|noproxy)$/i.test(
+        name,
+      ),
+  ),
+);
+
+interface PackResult {
+  filename: string;
+  size: number;
+  files: { path: string; size: number }[];
+}
+
+/** `npm pack --json` prints one array; lifecycle output (the prepack build) goes to stderr. */
+function parsePack(stdout: string): PackResult {
+  const [result] = JSON.parse(stdout.slice(stdout.indexOf('['))) as PackResult[];
+  if (!result) throw new Error(`npm pack printed no result:\n${stdout}`);
+  return result;
+}
+
+/**
+ * A strict consumer: typed fields, and `@ts-expect-error` lines that fail the compile if the
+ * package's types were missing or `any`. Compiled as .mts (the `import` types) and as .cts
+ * (the `require` types).
+ */
+const TYPED_CONSUMER = `
+import {
+  ConflictError,
+  createTriggersClient,
+  type ErrorCode,
+  type Event,
+  TriggersApiError,
+} from '@triggers-api/sdk';
+
+export async function main(baseUrl: string): Promise<string> {
+  const triggers = createTriggersClient({ baseUrl, apiKey: '${API_KEY}', maxRetries: 1, timeoutMs: 5_000 });
+  const created = await triggers.events.create(
+    { source: 'consumer', event_type: 'order.created', payload: { order_id: 'ord_1' } },
+    { idempotencyKey: 'order-ord_1' },
+  );
+  const eventId: string = created.event_id;
+  const events: Event[] = await triggers.inbox.toArray({ max: 10, source: 'consumer' });
+  const payload: Record<string, unknown> | undefined = events[0]?.payload;
+  for await (const event of triggers.inbox.iterate({ limit: 50 })) {
+    const status: 'pending' | 'acknowledged' = event.status;
+    if (status === 'pending') await triggers.events.ack(event.event_id);
+  }
+  const { data, error, response } = await triggers.raw.GET('/v1/me');
+  const tenant: string | undefined = data?.tenant_id;
+  const failed: string | undefined = error?.error.code;
+  try {
+    await triggers.events.ack(eventId);
+  } catch (caught) {
+    if (caught instanceof ConflictError) {
+      const code: ErrorCode = caught.code;
+      // @ts-expect-error: codes are a closed union
+      const unknownCode: 'NOPE' = caught.code;
+      const requestId: string | undefined = caught.requestId;
+      return [code, unknownCode, requestId, caught.status, caught.details.current_status].join(' ');
+    }
+    if (caught instanceof TriggersApiError) return caught.message;
+  }
+  // @ts-expect-error: the contract has no such field
+  await triggers.events.create({ source: 'a', event_type: 'b', payload: {}, colour: 'red' });
+  // @ts-expect-error: payload is required
+  await triggers.events.create({ source: 'a', event_type: 'b' });
+  // @ts-expect-error: no such path
+  await triggers.raw.GET('/v1/nothing');
+  return [payload, tenant, failed, response.status].join(' ');
+}
+`;
+
+/** The same run from `import` and from `require`: create, find in the inbox, ack, ack again. */
+function smokeScript(format: 'esm' | 'cjs'): string {
+  const load =
+    format === 'esm'
+      ? `import { ConflictError, createTriggersClient } from '@triggers-api/sdk';\nconst resolved = import.meta.resolve('@triggers-api/sdk');`
+      : `const { ConflictError, createTriggersClient } = require('@triggers-api/sdk');\nconst resolved = require.resolve('@triggers-api/sdk');`;
+  return `${load}
+
+async function main() {
+  const [baseUrl, tag] = process.argv.slice(2);
+  const triggers = createTriggersClient({ baseUrl, apiKey: '${API_KEY}' });
+  const created = await triggers.events.create({ source: 'package-test', event_type: tag, payload: { tag, n: 1 } });
+  let found;
+  for await (const event of triggers.inbox.iterate({ event_type: tag, limit: 10 })) {
+    if (event.event_id === created.event_id) found = event;
+  }
+  const ack = await triggers.events.ack(created.event_id);
+  let conflict;
+  try {
+    await triggers.events.ack(created.event_id);
+  } catch (error) {
+    conflict = error;
+  }
+  console.log(JSON.stringify({
+    resolved: String(resolved),
+    payload: found && found.payload,
+    ackStatus: ack.status,
+    conflictIsConflictError: conflict instanceof ConflictError,
+    conflictCode: conflict && conflict.code,
+    conflictName: conflict && conflict.name,
+  }));
+}
+
+main().catch((error) => {
+  console.error(error);
+  process.exitCode = 1;
+});
+`;
+}
+
+describe('The packed @triggers-api/sdk', () => {
+  let dir: string;
+  let consumer: string;
+  let server: ServerProcess;
+  let packed: PackResult;
+
+  beforeAll(async () => {
+    ensureServerBuilt();
+    dir = mkdtempSync(path.join(tmpdir(), 'triggers-sdk-package-'));
+    consumer = path.join(dir, 'consumer');
+    mkdirSync(consumer);
+    writeFileSync(
+      path.join(consumer, 'package.json'),
+      `${JSON.stringify({ name: 'sdk-consumer', version: '1.0.0', private: true }, null, 2)}\n`,
+    );
+    const packAndInstall = async () => {
+      // npm pack runs prepack, which builds dist/ from scratch.
+      const pack = await run('npm', ['pack', '--json', '--pack-destination', dir], {
+        cwd: SDK,
+        env: NPM_ENV,
+        timeout: 60_000,
+      });
+      packed = parsePack(pack.stdout);
+      await run(
+        'npm',
+        ['install', path.join(dir, packed.filename), '--prefer-offline', '--no-audit', '--no-fund'],
+        { cwd: consumer, env: NPM_ENV, timeout: 60_000 },
+      );
+    };
+    const [started] = await Promise.all([
+      startServer({ TRIGGERS_SQLITE_PATH: path.join(dir, 'triggers.db'), LOG_LEVEL: 'warn' }),
+      packAndInstall(),
+    ]);
+    server = started;
+  }, 90_000);
+
+  afterAll(async () => {
+    if (server) await killServer(server);
+    if (dir) rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('holds only dist/, README.md and package.json, in under 60 KB', () => {
+    // Prepare
+    const paths = packed.files.map((file) => file.path);
+
+    // Act
+    const unexpected = paths.filter(
+      (file) =>
+        !/^dist\/(esm|cjs)\/.+\.(js|d\.ts)$/.test(file) &&
+        !['dist/cjs/package.json', 'README.md', 'package.json'].includes(file),
+    );
+
+    // Assess
+    expect(packed.size).toBeLessThan(60 * 1024);
+    expect(unexpected).toEqual([]);
+    expect(paths.filter((file) => /(^|\/)src\/|\.test\.|\.map$|tsbuildinfo/.test(file))).toEqual([]);
+    expect(paths).toEqual(
+      expect.arrayContaining([
+        'README.md',
+        'package.json',
+        'dist/esm/index.js',
+        'dist/esm/index.d.ts',
+        'dist/cjs/index.js',
+        'dist/cjs/index.d.ts',
+        'dist/cjs/package.json',
+      ]),
+    );
+  });
+
+  it('type-checks a strict NodeNext consumer from both import and require, and the README examples', async () => {
+    // Prepare
+    const src = path.join(consumer, 'typed');
+    mkdirSync(src);
+    writeFileSync(path.join(src, 'consumer.mts'), TYPED_CONSUMER);
+    writeFileSync(path.join(src, 'consumer.cts'), TYPED_CONSUMER);
+    // The README's examples, as shipped, in order: one module (later blocks use earlier names).
+    const readme = readFileSync(path.join(consumer, 'node_modules/@triggers-api/sdk/README.md'), 'utf8');
+    const examples = [...readme.matchAll(/```ts\n([\s\S]*?)```/g)].map((match) => match[1]);
+    expect(examples.length).toBeGreaterThanOrEqual(8);
+    writeFileSync(path.join(src, 'readme.mts'), `${examples.join('\n')}\nexport {};\n`);
+    writeFileSync(
+      path.join(src, 'tsconfig.json'),
+      JSON.stringify({
+        compilerOptions: {
+          strict: true,
+          exactOptionalPropertyTypes: true,
+          noUncheckedIndexedAccess: true,
+          module: 'NodeNext',
+          moduleResolution: 'NodeNext',
+          target: 'ES2022',
+          lib: ['ES2022', 'DOM'],
+          types: [],
+          skipLibCheck: false,
+          noEmit: true,
+        },
+        include: ['consumer.mts', 'consumer.cts', 'readme.mts'],
+      }),
+    );
+
+    // Act
+    const compiled = await run(process.execPath, [TSC, '-p', src, '--listFiles'], {
+      cwd: consumer,
+      timeout: 60_000,
+    }).catch((error: { stdout?: string; message: string }) => {
+      throw new Error(`the consumer does not compile:\n${error.stdout ?? error.message}`);
+    });
+
+    // Assess: each file got the types of its own format, from the installed package
+    const sdkTypes = compiled.stdout
+      .split('\n')
+      .filter((file) => file.includes('node_modules/@triggers-api/sdk/dist/'));
+    expect(sdkTypes).toEqual(
+      expect.arrayContaining([
+        expect.stringMatching(/node_modules\/@triggers-api\/sdk\/dist\/esm\/index\.d\.ts$/),
+        expect.stringMatching(/node_modules\/@triggers-api\/sdk\/dist\/cjs\/index\.d\.ts$/),
+      ]),
+    );
+  });
+
+  it.each([
+    ['esm', 'smoke.mjs', /node_modules\/@triggers-api\/sdk\/dist\/esm\/index\.js$/],
+    ['cjs', 'smoke.cjs', /node_modules\/@triggers-api\/sdk\/dist\/cjs\/index\.js$/],
+  ] as const)(
+    'creates, iterates and acks against the live server from %s, with typed errors',
+    async (format, file, entry) => {
+      // Prepare
+      writeFileSync(path.join(consumer, file), smokeScript(format));
+      const tag = `package.${format}`;
+
+      // Act
+      const { stdout } = await run(process.execPath, [file, server.baseUrl, tag], {
+        cwd: consumer,
+        timeout: 30_000,
+      });
+
+      // Assess
+      const result = JSON.parse(stdout.trim());
+      expect(result).toEqual({
+        resolved: expect.stringMatching(entry),
+        payload: { tag, n: 1 },
+        ackStatus: 'acknowledged',
+        conflictIsConflictError: true,
+        conflictCode: 'CONFLICT',
+        conflictName: 'ConflictError',
+      });
+    },
+  );
+
+  it('bundles createTriggersClient for the browser without Node built-ins', async () => {
+    // Prepare
+    writeFileSync(
+      path.join(consumer, 'browser-entry.mjs'),
+      "export { createTriggersClient } from '@triggers-api/sdk';\n",
+    );
+
+    // Act
+    const result = await build({
+      absWorkingDir: consumer,
+      entryPoints: ['browser-entry.mjs'],
+      bundle: true,
+      platform: 'browser',
+      format: 'esm',
+      minify: true,
+      write: false,
+      metafile: true,
+      logLevel: 'silent',
+    });
+
+    // Assess
+    expect(result.errors).toEqual([]);
+    const inputs = Object.keys(result.metafile.inputs);
+    expect(inputs.filter((input) => input.includes('node:'))).toEqual([]);
+    expect(inputs.filter((input) => !/^(browser-entry\.mjs|node_modules\/.+\.m?js)$/.test(input))).toEqual(
+      [],
+    );
+    expect(inputs).toEqual(
+      expect.arrayContaining([
+        'node_modules/@triggers-api/sdk/dist/esm/client.js',
+        'node_modules/openapi-fetch/dist/index.mjs',
+      ]),
+    );
+    const externals = Object.values(result.metafile.outputs).flatMap((output) => output.imports);
+    expect(externals).toEqual([]);
+    const bundle = result.outputFiles?.[0]?.contents ?? new Uint8Array();
+    expect(bundle.byteLength).toBeGreaterThan(0);
+    console.log(
+      `@triggers-api/sdk: tarball ${packed.size} B; browser bundle of createTriggersClient ` +
+        `${bundle.byteLength} B min, ${gzipSync(bundle).byteLength} B min+gzip (goal ≤ 10240 B gzip)`,
+    );
+  });
+});
