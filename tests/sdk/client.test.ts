@@ -25,6 +25,7 @@ import {
 } from '../../sdk/src/index';
 import { TO_ARRAY_MAX } from '../../sdk/src/paginate';
 import { backoff, retryingFetch } from '../../sdk/src/retry';
+import { rejectionOf } from '../helpers/rejection';
 
 // ---------------------------------------------------------------------------------------------
 // An injected fetch, as openapi-fetch's own tests use: it records every request the SDK sends
@@ -159,16 +160,6 @@ function client(fetch: typeof globalThis.fetch, options: Partial<TriggersClientO
     timeoutMs: 1_000,
     ...options,
   });
-}
-
-/** The rejection of a promise that must reject. */
-async function rejectionOf(promise: Promise<unknown>): Promise<unknown> {
-  try {
-    await promise;
-  } catch (error) {
-    return error;
-  }
-  throw new Error('expected the promise to reject, it resolved');
 }
 
 /**

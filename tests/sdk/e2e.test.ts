@@ -17,6 +17,7 @@ import {
   type TriggersClient,
   ValidationError,
 } from '../../sdk/src/index';
+import { rejectionOf } from '../helpers/rejection';
 import { ensureServerBuilt, killServer, type ServerProcess, startServer } from '../helpers/server-process';
 
 const run = promisify(execFile);
@@ -70,15 +71,6 @@ function recordingFetch(dropFirst?: string) {
 
 function input(source: string, n: number): EventInput {
   return { source, event_type: 'sdk.e2e', payload: { n, price: n + 0.25 } };
-}
-
-async function rejectionOf(promise: Promise<unknown>): Promise<unknown> {
-  try {
-    await promise;
-  } catch (error) {
-    return error;
-  }
-  throw new Error('expected the promise to reject, it resolved');
 }
 
 /** createMany in batches of at most 100; the ids of every stored event, in input order. */
