@@ -16,9 +16,11 @@ import { openApiValidator } from './http/openapi-validator';
 import { rateLimit, TokenBucketLimiter } from './http/rate-limit';
 import { requestId } from './http/request-id';
 import { routeGuard } from './http/route-guard';
+import { stopWarmUp } from './http/warm-up';
 import { inboxRouter } from './inbox/routes';
 import { InboxService } from './inbox/service';
 import { meRouter } from './me/routes';
+import { type AppMetrics, noMetrics } from './metrics';
 import { type LoadedSpec, loadSpec } from './spec';
 import { CursorCodec } from './store/cursor';
 import type { EventStore } from './store/event-store';
@@ -43,6 +45,10 @@ export interface AppDeps {
   logger: Logger;
   clock?: Clock;
   spec?: LoadedSpec;
+  /** Business metrics (CloudWatch on Lambda); not recorded by default. */
+  metrics?: AppMetrics;
+  /** Redoc's standalone bundle for /docs; by default the one in node_modules. */
+  redocBundlePath?: string;
 }
 
 /** The Express app: no listen, no environment. Entry points (local.ts) wire it up. */
@@ -53,12 +59,15 @@ export function createApp({
   logger,
   clock = systemClock,
   spec = loadSpec(),
+  metrics = noMetrics,
+  redocBundlePath,
 }: AppDeps): Express {
   const events = new EventsService({
     store,
     clock,
     retentionMs: config.retentionDays * DAY_MS,
     validateEventInput: compileEventInputValidator(spec.document),
+    metrics,
   });
   const inbox = new InboxService(store, new CursorCodec(config.cursorSecret));
   const authenticator = new Authenticator({ keys, authMode: config.authMode, clock });
@@ -73,7 +82,7 @@ export function createApp({
   app.use(requestId);
   app.use(httpLogger(logger));
   app.use(noConditionalRequests);
-  app.use(docsRouter(spec.text));
+  app.use(docsRouter(spec.text, redocBundlePath));
   app.use(routeGuard(spec.document.paths));
   // Authentication (then the rate limit) comes before body parsing and validation, so an
   // anonymous caller costs little and learns nothing about the contract's rules.
@@ -83,11 +92,12 @@ export function createApp({
   app.use('/v1', (req, res, next) => (req.path === '/health' ? next() : guard(req, res, next)));
   app.use(jsonBody());
   app.use(openApiValidator(spec.document));
+  app.use(stopWarmUp);
   app.use(healthRouter(store, spec.document.info.version, clock));
   app.use(eventsRouter(events));
   app.use(inboxRouter(inbox));
   app.use(meRouter());
   app.use(notFound);
-  app.use(errorHandler);
+  app.use(errorHandler(metrics));
   return app;
 }

@@ -1,50 +1,56 @@
-import { z } from 'zod';
+// zod/mini: the same validation as zod's chained API, a tenth of its size in the Lambda bundle.
+import * as z from 'zod/mini';
 
 /**
  * The only reader of process.env. Every setting is validated at start; a bad value stops the
  * server with a message naming the variable, instead of failing later on first use.
  */
 const integer = (name: string, min: number, max: number, fallback: number) =>
-  z
-    .string()
-    .optional()
-    .transform((value, ctx) => {
+  z.pipe(
+    z.optional(z.string()),
+    z.transform((value, ctx) => {
       if (value === undefined || value.trim() === '') return fallback;
       const parsed = Number(value);
       if (!Number.isInteger(parsed) || parsed < min || parsed > max) {
-        ctx.addIssue({
+        ctx.issues.push({
           code: 'custom',
+          input: value,
           message: `${name} must be an integer from ${min} to ${max}, got "${value}"`,
         });
         return z.NEVER;
       }
       return parsed;
-    });
+    }),
+  );
 
 const EnvSchema = z.object({
   PORT: integer('PORT', 0, 65_535, 8080),
-  HOST: z.string().min(1).default('127.0.0.1'),
-  AUTH_MODE: z.enum(['local', 'aws']).default('local'),
-  TRIGGERS_STORE: z
-    .enum(['sqlite', 'dynamodb'], { message: 'TRIGGERS_STORE must be "sqlite" or "dynamodb"' })
-    .default('sqlite'),
-  TRIGGERS_SQLITE_PATH: z.string().min(1).default('./data/triggers.db'),
-  TRIGGERS_DYNAMODB_ENDPOINT: z
-    .url({ message: 'TRIGGERS_DYNAMODB_ENDPOINT must be a URL such as http://127.0.0.1:8000' })
-    .optional(),
-  TRIGGERS_STAGE: z
-    .string()
-    .regex(/^[a-z0-9-]{1,32}$/, 'TRIGGERS_STAGE must be 1 to 32 lowercase letters, digits or dashes')
-    .default('dev'),
-  AWS_REGION: z.string().min(1).default('us-east-1'),
-  TRIGGERS_CURSOR_SECRET: z
-    .string()
-    .min(32, 'TRIGGERS_CURSOR_SECRET must be at least 32 characters')
-    .optional(),
+  HOST: z._default(z.string().check(z.minLength(1)), '127.0.0.1'),
+  AUTH_MODE: z._default(z.enum(['local', 'aws']), 'local'),
+  TRIGGERS_STORE: z._default(
+    z.enum(['sqlite', 'dynamodb'], { error: 'TRIGGERS_STORE must be "sqlite" or "dynamodb"' }),
+    'sqlite',
+  ),
+  TRIGGERS_SQLITE_PATH: z._default(z.string().check(z.minLength(1)), './data/triggers.db'),
+  TRIGGERS_DYNAMODB_ENDPOINT: z.optional(
+    z.url({ error: 'TRIGGERS_DYNAMODB_ENDPOINT must be a URL such as http://127.0.0.1:8000' }),
+  ),
+  TRIGGERS_STAGE: z._default(
+    z
+      .string()
+      .check(
+        z.regex(/^[a-z0-9-]{1,32}$/, 'TRIGGERS_STAGE must be 1 to 32 lowercase letters, digits or dashes'),
+      ),
+    'dev',
+  ),
+  AWS_REGION: z._default(z.string().check(z.minLength(1)), 'us-east-1'),
+  TRIGGERS_CURSOR_SECRET: z.optional(
+    z.string().check(z.minLength(32, 'TRIGGERS_CURSOR_SECRET must be at least 32 characters')),
+  ),
   TRIGGERS_RETENTION_DAYS: integer('TRIGGERS_RETENTION_DAYS', 1, 365, 7),
   TRIGGERS_RATE_LIMIT: integer('TRIGGERS_RATE_LIMIT', 0, 1_000_000, 100),
   TRIGGERS_RATE_BURST: integer('TRIGGERS_RATE_BURST', 1, 1_000_000, 200),
-  LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+  LOG_LEVEL: z._default(z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']), 'info'),
 });
 
 export interface Config {
@@ -96,4 +102,16 @@ export function readConfig(env: NodeJS.ProcessEnv = process.env): Config {
     rateBurst: env_.TRIGGERS_RATE_BURST,
     logLevel: env_.LOG_LEVEL,
   };
+}
+
+/**
+ * The Lambda's settings: the same variables, but the store is DynamoDB and there is no
+ * development key unless AUTH_MODE=local is set explicitly.
+ */
+export function readLambdaConfig(env: NodeJS.ProcessEnv = process.env): Config {
+  const config = readConfig({ AUTH_MODE: 'aws', TRIGGERS_STORE: 'dynamodb', ...env });
+  if (config.store !== 'dynamodb') {
+    throw new ConfigError('Invalid configuration:\n  - TRIGGERS_STORE must be "dynamodb" on AWS Lambda');
+  }
+  return config;
 }

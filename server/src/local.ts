@@ -4,6 +4,7 @@ import { createApp } from './app';
 import { DEV_API_KEY } from './auth/api-keys';
 import { systemClock } from './clock';
 import { ConfigError, readConfig } from './config';
+import { warmUp } from './http/warm-up';
 import { loadSpec } from './spec';
 import { openStores } from './store/open-stores';
 
@@ -11,7 +12,7 @@ import { openStores } from './store/open-stores';
 const SHUTDOWN_GRACE_MS = 10_000;
 
 /** `npm start`: the API on the embedded SQLite store, or on DynamoDB (TRIGGERS_STORE). */
-function main(): void {
+async function main(): Promise<void> {
   let config: ReturnType<typeof readConfig>;
   try {
     config = readConfig();
@@ -23,19 +24,23 @@ function main(): void {
   // Asynchronous destination: logging never blocks a request on a write to stdout.
   const logger = pino({ level: config.logLevel }, pino.destination({ sync: false }));
   const stores = openStores(config, systemClock);
+  const spec = loadSpec();
   const app = createApp({
     store: stores.events,
     keys: stores.keys,
     logger,
-    spec: loadSpec(),
+    spec,
     config: {
       authMode: config.authMode,
-      cursorSecret: stores.cursorSecret,
+      cursorSecret: await stores.cursorSecret(),
       retentionDays: config.retentionDays,
       rateLimit: config.rateLimit,
       rateBurst: config.rateBurst,
     },
   });
+  // Before listening: no client request pays for compiling the contract's schemas.
+  const warm = await warmUp(app, spec.document.paths);
+  if (warm.unexpected.length > 0) logger.warn({ unexpected: warm.unexpected }, 'warm-up missed routes');
 
   const server = app.listen(config.port, config.host, () => {
     const address = server.address();
@@ -46,14 +51,10 @@ function main(): void {
         store: config.store,
         location: stores.location,
         auth_mode: config.authMode,
+        warm_up: warm,
       },
       `Triggers API listening on http://${config.host}:${port} (docs at /docs)`,
     );
-    if (stores.ephemeralCursorSecret) {
-      logger.warn(
-        'TRIGGERS_CURSOR_SECRET is unset: inbox cursors will not survive a restart of this process',
-      );
-    }
     if (config.authMode === 'local') {
       logger.info(
         { dev_api_key: DEV_API_KEY, tenant_id: 'local' },
@@ -97,4 +98,7 @@ function closeGracefully(server: Server): Promise<void> {
   });
 }
 
-main();
+main().catch((error: unknown) => {
+  console.error('Triggers API failed to start:', error);
+  process.exit(1);
+});

@@ -51,11 +51,28 @@ function resolveResponse(response: Json): Json {
   return resolved;
 }
 
+/** An HTTP answer, however it was obtained (supertest, fetch, a Lambda proxy result). */
+export interface Answer {
+  method: string;
+  /** The request path, with or without its query string. */
+  path: string;
+  status: number;
+  /** Lower-case header names. */
+  headers: Record<string, string | string[] | undefined>;
+  text: string;
+  body: unknown;
+}
+
 export function assertMatchesContract(res: Response): void {
   const req = (res as unknown as { req: { method: string; path: string } }).req;
-  const method = req.method.toLowerCase();
-  const pathname = new URL(req.path, 'http://localhost').pathname;
-  const where = `${req.method} ${pathname} -> ${res.status}`;
+  const { status, headers, text, body } = res;
+  assertAnswerMatchesContract({ method: req.method, path: req.path, status, headers, text, body });
+}
+
+export function assertAnswerMatchesContract(res: Answer): void {
+  const method = res.method.toLowerCase();
+  const pathname = new URL(res.path, 'http://localhost').pathname;
+  const where = `${res.method} ${pathname} -> ${res.status}`;
 
   const requestId = res.headers['x-request-id'];
   if (!requestId) throw new Error(`${where}: no X-Request-ID header`);

@@ -1,5 +1,6 @@
 import type { Request, RequestHandler, Response } from 'express';
 import { ForbiddenError } from '../errors';
+import { isWarmUpRequest, WARM_UP_PRINCIPAL } from '../http/warm-up';
 import type { Scope } from '../store/key-store';
 import type { Authenticator } from './authenticator';
 import type { Principal } from './principal';
@@ -16,7 +17,9 @@ export function readApiKey(req: Request): string | undefined {
 /** Resolves the request's API key and keeps the principal in `res.locals`. */
 export function authenticate(authenticator: Authenticator): RequestHandler {
   return async (req, res, next) => {
-    res.locals.principal = await authenticator.authenticate(readApiKey(req));
+    res.locals.principal = isWarmUpRequest(req)
+      ? WARM_UP_PRINCIPAL
+      : await authenticator.authenticate(readApiKey(req));
     next();
   };
 }

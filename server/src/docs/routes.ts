@@ -1,7 +1,5 @@
 import { Router } from 'express';
 
-const REDOC_BUNDLE = require.resolve('redoc/bundles/redoc.standalone.js');
-
 // Relative URLs, so the page also works behind a path prefix (an API Gateway stage).
 const DOCS_HTML = `<!doctype html>
 <html lang="en">
@@ -19,7 +17,11 @@ const DOCS_HTML = `<!doctype html>
 `;
 
 /** The contract, and an HTML reference rendered from it by Redoc served from npm (no CDN). */
-export function docsRouter(specText: string): Router {
+export function docsRouter(
+  specText: string,
+  // Resolved from node_modules unless given: a bundled Lambda ships its own copy.
+  redocBundlePath = require.resolve('redoc/bundles/redoc.standalone.js'),
+): Router {
   // Strict and case-sensitive like the contract: /docs/ is not /docs (and its relative URLs
   // would point one level too deep), so it falls through to the 404.
   const router = Router({ strict: true, caseSensitive: true });
@@ -30,7 +32,7 @@ export function docsRouter(specText: string): Router {
     res.type('text/html; charset=utf-8').send(DOCS_HTML);
   });
   router.get('/docs/redoc.standalone.js', (_req, res) => {
-    res.sendFile(REDOC_BUNDLE, { maxAge: '1d' });
+    res.sendFile(redocBundlePath, { maxAge: '1d' });
   });
   return router;
 }

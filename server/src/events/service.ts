@@ -14,6 +14,7 @@ import {
 } from '../errors';
 import type { components } from '../generated/triggers';
 import { exceedsDepth, findNonFiniteNumber } from '../json-depth';
+import type { AppMetrics } from '../metrics';
 import type { AckOutcome, CreateOutcome, CreateRequest, EventStore, StoredEvent } from '../store/event-store';
 
 type EventInput = components['schemas']['EventInput'];
@@ -55,6 +56,7 @@ export interface EventsServiceOptions {
   retentionMs: number;
   /** Checks one bulk item against the contract's EventInput; see input-schema.ts. */
   validateEventInput: (value: unknown, basePath: string) => FieldError[];
+  metrics: AppMetrics;
 }
 
 /** The rules of ingest, read, ack and delete. Depends only on the EventStore port. */
@@ -63,7 +65,9 @@ export class EventsService {
 
   async create(principal: Principal, input: EventInput, headerKey?: string): Promise<CreatedEvent> {
     const request = this.prepare(principal, input, resolveKey(input, headerKey), '');
-    return settleCreate(await this.options.store.create(request));
+    const created = settleCreate(await this.options.store.create(request));
+    this.countCreated([created]);
+    return created;
   }
 
   /**
@@ -104,6 +108,7 @@ export class EventsService {
       }
     });
     await Promise.all(writes);
+    this.countCreated(result.successful);
     result.successful.sort((a, b) => a.index - b.index);
     result.failed.sort((a, b) => a.index - b.index);
     return result;
@@ -122,7 +127,9 @@ export class EventsService {
   }
 
   async ack(principal: Principal, eventId: string): Promise<AckedEvent> {
-    return settleAck(eventId, await this.ackOutcome(principal, eventId));
+    const acked = settleAck(eventId, await this.ackOutcome(principal, eventId));
+    this.options.metrics.eventsAcked(1);
+    return acked;
   }
 
   /** Each id is acked on its own, exactly as a single ack; failures are listed, not thrown. */
@@ -138,7 +145,14 @@ export class EventsService {
         result.failed.push({ eventId, error: toItemError(error) });
       }
     });
+    this.options.metrics.eventsAcked(result.successful.length);
     return result;
+  }
+
+  private countCreated(created: CreatedEvent[]): void {
+    const replayed = created.filter((event) => event.replayed).length;
+    if (created.length > replayed) this.options.metrics.eventsIngested(created.length - replayed);
+    if (replayed > 0) this.options.metrics.eventsReplayed(replayed);
   }
 
   private ackOutcome(principal: Principal, eventId: string): Promise<AckOutcome> {

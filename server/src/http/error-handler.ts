@@ -10,7 +10,9 @@ import {
   UnsupportedMediaTypeError,
   ValidationError,
 } from '../errors';
+import type { AppMetrics } from '../metrics';
 import { requestIdOf } from './request-id';
+import { isWarmUpRequest } from './warm-up';
 
 interface ValidatorError {
   status: number;
@@ -42,26 +44,27 @@ export const notFound: RequestHandler = (req) => {
  * directly (not through the validator's res.json), so an error can never fail validation.
  * Causes of 5xx go to the log, once, and never to the client.
  */
-export const errorHandler: ErrorRequestHandler = (error, req, res, next) => {
-  if (res.headersSent) {
-    next(error);
-    return;
-  }
-  const appError = toAppError(error, req.method, req.path);
-  if (appError) {
-    if (appError.status >= 500) req.log?.error({ err: appError.cause ?? appError }, appError.message);
+export function errorHandler(metrics: AppMetrics): ErrorRequestHandler {
+  return (error, req, res, next) => {
+    if (res.headersSent) {
+      next(error);
+      return;
+    }
+    let appError = toAppError(error, req.method, req.path);
+    if (!appError) {
+      req.log?.error({ err: error }, 'unhandled error');
+      appError = new AppError(
+        500,
+        'INTERNAL_ERROR',
+        'An unexpected error occurred. Quote the request id when reporting it.',
+      );
+    } else if (appError.status >= 500) {
+      req.log?.error({ err: appError.cause ?? appError }, appError.message);
+    }
+    if (!isWarmUpRequest(req)) metrics.errorAnswered(appError.code);
     send(res, appError.status, appError.code, appError.message, appError.details, appError.headers);
-    return;
-  }
-  req.log?.error({ err: error }, 'unhandled error');
-  send(
-    res,
-    500,
-    'INTERNAL_ERROR',
-    'An unexpected error occurred. Quote the request id when reporting it.',
-    {},
-  );
-};
+  };
+}
 
 function toAppError(error: unknown, method: string, path: string): AppError | undefined {
   if (error instanceof AppError) return error;

@@ -2,6 +2,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Logger } from 'pino';
 import { pinoHttp } from 'pino-http';
 import type { Principal } from '../auth/principal';
+import { isWarmUpRequest } from './warm-up';
 
 type LocalsResponse = ServerResponse & { locals?: Record<string, unknown> };
 
@@ -12,6 +13,7 @@ type LocalsResponse = ServerResponse & { locals?: Record<string, unknown> };
 export function httpLogger(logger: Logger) {
   return pinoHttp({
     logger,
+    autoLogging: { ignore: isWarmUpRequest },
     genReqId: (_req: IncomingMessage, res: ServerResponse) =>
       ((res as LocalsResponse).locals?.requestId as string | undefined) ?? '',
     customAttributeKeys: { responseTime: 'latency_ms' },

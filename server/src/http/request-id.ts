@@ -9,11 +9,15 @@ const SAFE_REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
  */
 export const requestId: RequestHandler = (req, res, next) => {
   const given = req.get('x-request-id');
-  const id = given && SAFE_REQUEST_ID.test(given) ? given : `req_${randomUUID().replaceAll('-', '')}`;
+  const id = isSafeRequestId(given) ? given : `req_${randomUUID().replaceAll('-', '')}`;
   res.locals.requestId = id;
   res.setHeader('X-Request-ID', id);
   next();
 };
+
+export function isSafeRequestId(value: unknown): value is string {
+  return typeof value === 'string' && SAFE_REQUEST_ID.test(value);
+}
 
 export function requestIdOf(res: { locals: Record<string, unknown> }): string {
   return res.locals.requestId as string;

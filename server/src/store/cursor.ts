@@ -1,4 +1,4 @@
-import { createHmac, timingSafeEqual } from 'node:crypto';
+import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
 import { InvalidCursorError } from '../errors';
 import type { InboxPosition } from './event-store';
 
@@ -18,6 +18,11 @@ interface CursorBody {
 }
 
 const SIGNATURE_BYTES = 16;
+
+/** A fresh cursor secret, for a store that keeps its own when TRIGGERS_CURSOR_SECRET is unset. */
+export function newCursorSecret(): string {
+  return randomBytes(32).toString('base64url');
+}
 
 /**
  * Opaque inbox cursors: base64url of the position plus the tenant and filters, followed by a

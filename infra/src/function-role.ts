@@ -1,0 +1,65 @@
+import { ArnFormat, Stack } from 'aws-cdk-lib';
+import * as iam from 'aws-cdk-lib/aws-iam';
+import type { Construct } from 'constructs';
+import { INBOX_INDEX } from '../../server/src/store/dynamodb-tables';
+import type { ResourceNames } from './names';
+import type { Tables } from './tables';
+
+/**
+ * The function's role, least privilege: exactly the calls the Lambda makes, on exactly our
+ * resources. No managed policy (AWSLambdaBasicExecutionRole allows logs on `*`) and no
+ * `grantReadWriteData` (it grants `index/*` and actions the server never uses).
+ *
+ * The calls are those of server/src/store/dynamodb*.ts: Put/Get/Update/Delete, BatchGet,
+ * BatchWrite and TransactWrite (authorized as its Put and ConditionCheck items) on the events
+ * table, Query on its inbox index only, and GetItem on the keys table. Scan, Put and Update on
+ * the keys table belong to the operator's keys CLI, which runs with the operator's own rights.
+ */
+export function createFunctionRole(scope: Construct, names: ResourceNames, tables: Tables): iam.Role {
+  const logStreams = Stack.of(scope).formatArn({
+    service: 'logs',
+    resource: 'log-group',
+    resourceName: `${names.logGroup}:log-stream:*`,
+    arnFormat: ArnFormat.COLON_RESOURCE_NAME,
+  });
+  return new iam.Role(scope, 'FunctionRole', {
+    assumedBy: new iam.ServicePrincipal('lambda.amazonaws.com'),
+    description: `Triggers API (${names.function}): what the function needs and nothing else`,
+    // Inline, not attached afterwards: the role never exists without its permissions.
+    inlinePolicies: {
+      access: new iam.PolicyDocument({
+        statements: [
+          new iam.PolicyStatement({
+            sid: 'WriteOwnLogs',
+            // The log group exists already (the stack makes it); Lambda only adds streams to it.
+            actions: ['logs:CreateLogStream', 'logs:PutLogEvents'],
+            resources: [logStreams],
+          }),
+          new iam.PolicyStatement({
+            sid: 'ReadWriteEvents',
+            actions: [
+              'dynamodb:GetItem',
+              'dynamodb:PutItem',
+              'dynamodb:UpdateItem',
+              'dynamodb:DeleteItem',
+              'dynamodb:BatchGetItem',
+              'dynamodb:BatchWriteItem',
+              'dynamodb:ConditionCheckItem',
+            ],
+            resources: [tables.events.tableArn],
+          }),
+          new iam.PolicyStatement({
+            sid: 'QueryInbox',
+            actions: ['dynamodb:Query'],
+            resources: [`${tables.events.tableArn}/index/${INBOX_INDEX}`],
+          }),
+          new iam.PolicyStatement({
+            sid: 'ReadKeys',
+            actions: ['dynamodb:GetItem'],
+            resources: [tables.keys.tableArn],
+          }),
+        ],
+      }),
+    },
+  });
+}

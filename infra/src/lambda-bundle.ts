@@ -1,0 +1,87 @@
+import { copyFileSync, mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import path from 'node:path';
+import { buildSync } from 'esbuild';
+import { parse } from 'yaml';
+import { BUNDLED_REDOC_FILE, BUNDLED_SPEC_JSON, BUNDLED_SPEC_YAML } from '../../server/src/spec';
+
+const REPO_ROOT = path.resolve(__dirname, '../..');
+const SERVER_DIR = path.join(REPO_ROOT, 'server');
+
+export interface BundleReport {
+  /** The bundle itself, `index.js`. */
+  indexPath: string;
+  indexBytes: number;
+  /** Bytes of the bundle's inputs by npm package (or `(ours)`), largest first. */
+  inputBytesByPackage: Array<[string, number]>;
+}
+
+/**
+ * Bundles the Lambda handler (server/src/lambda.ts) into `outDir/index.js` with the contract
+ * and the Redoc page beside it. The CDK stack deploys exactly this (local bundling, no
+ * Docker), and the tests load exactly this, so what is tested is what ships.
+ */
+export function bundleLambda(outDir: string): BundleReport {
+  mkdirSync(outDir, { recursive: true });
+  const indexPath = path.join(outDir, 'index.js');
+  const serverRequire = createRequire(path.join(SERVER_DIR, 'package.json'));
+  const result = buildSync({
+    entryPoints: [path.join(SERVER_DIR, 'src/lambda.ts')],
+    outfile: indexPath,
+    bundle: true,
+    platform: 'node',
+    // Lambda runs Node 22; node20 keeps the bundle loadable by this repository's Node for tests.
+    target: 'node20',
+    format: 'cjs',
+    // ESM entry points first: they let esbuild drop the unused parts of the AWS SDK (about
+    // 200 KB of the bundle).
+    mainFields: ['module', 'main'],
+    minify: true,
+    sourcemap: 'linked',
+    sourcesContent: false,
+    legalComments: 'none',
+    metafile: true,
+    logLevel: 'error',
+    alias: {
+      'mime-db': oneMimeDb(),
+      // ono's ESM build ends in a CommonJS hack (`module.exports = Object.assign(...)`) that
+      // throws once bundled; its CommonJS build is the one that works.
+      '@jsdevtools/ono': serverRequire.resolve('@jsdevtools/ono/cjs/index.js'),
+    },
+  });
+  const specYaml = readFileSync(path.join(REPO_ROOT, 'openapi/triggers.v1.yaml'), 'utf8');
+  writeFileSync(path.join(outDir, BUNDLED_SPEC_YAML), specYaml);
+  writeFileSync(path.join(outDir, BUNDLED_SPEC_JSON), JSON.stringify(parse(specYaml)));
+  copyFileSync(
+    serverRequire.resolve('redoc/bundles/redoc.standalone.js'),
+    path.join(outDir, BUNDLED_REDOC_FILE),
+  );
+  const byPackage = new Map<string, number>();
+  const bundle = Object.values(result.metafile.outputs).find((output) => output.entryPoint);
+  for (const [input, info] of Object.entries(bundle?.inputs ?? {})) {
+    const name = packageOf(input);
+    byPackage.set(name, (byPackage.get(name) ?? 0) + info.bytesInOutput);
+  }
+  return {
+    indexPath,
+    indexBytes: statSync(indexPath).size,
+    inputBytesByPackage: [...byPackage].sort((a, b) => b[1] - a[1]),
+  };
+}
+
+function packageOf(input: string): string {
+  const match = /node_modules\/((?:@[^/]+\/)?[^/]+)/.exec(input.slice(input.lastIndexOf('node_modules/')));
+  return match?.[1] ?? '(ours)';
+}
+
+/**
+ * npm keeps four nested copies of mime-db (150 KB of JSON each) under express and its
+ * dependencies, because another version sits at the top of node_modules. They are the same
+ * database: bundle the one express uses, once.
+ */
+function oneMimeDb(): string {
+  const expressRequire = createRequire(
+    createRequire(path.join(SERVER_DIR, 'package.json')).resolve('express'),
+  );
+  return path.dirname(createRequire(expressRequire.resolve('mime-types')).resolve('mime-db/package.json'));
+}

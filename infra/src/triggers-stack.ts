@@ -1,0 +1,40 @@
+import { type App, CfnOutput, Stack, type StackProps, Tags } from 'aws-cdk-lib';
+import type { Construct } from 'constructs';
+import { createAlarms } from './alarms';
+import { createApi } from './api';
+import { createFunction } from './function';
+import { resourceNames } from './names';
+import { readSettings, type StackSettings } from './settings';
+import { createTables } from './tables';
+
+/**
+ * The whole Triggers API on AWS for one stage: API Gateway -> one Lambda -> two DynamoDB
+ * tables, with logs and alarms. Environment-agnostic (no account or region, no lookups), so
+ * `cdk synth` needs neither credentials nor network.
+ */
+export class TriggersStack extends Stack {
+  constructor(scope: Construct, id: string, settings: StackSettings, props?: StackProps) {
+    super(scope, id, {
+      description: `Triggers API (${settings.stage}): API Gateway, Lambda, DynamoDB and CloudWatch alarms`,
+      ...props,
+    });
+    const names = resourceNames(settings.stage);
+    const tables = createTables(this, settings, names);
+    const handler = createFunction(this, settings, names, tables);
+    const api = createApi(this, settings, names, handler);
+    createAlarms(this, settings, names, { api, handler, tables });
+    Tags.of(this).add('service', 'triggers-api');
+    Tags.of(this).add('stage', settings.stage);
+
+    new CfnOutput(this, 'ApiUrl', { value: api.url, description: 'Base URL of the stage (ends with /)' });
+    new CfnOutput(this, 'EventsTableName', { value: tables.events.tableName });
+    new CfnOutput(this, 'KeysTableName', { value: tables.keys.tableName });
+    new CfnOutput(this, 'FunctionName', { value: handler.functionName });
+  }
+}
+
+/** The stack for the app's context (`-c stage=prod` ...): what bin/triggers.ts and the tests build. */
+export function createTriggersStack(app: App): TriggersStack {
+  const settings = readSettings(app.node);
+  return new TriggersStack(app, resourceNames(settings.stage).stack, settings);
+}

@@ -1,0 +1,23 @@
+import type { ErrorCode } from './errors';
+
+/**
+ * Business metrics: the one place the app says what happened, whatever records it. On Lambda
+ * they become CloudWatch metrics (lambda/metrics.ts); locally they are not recorded.
+ */
+export interface AppMetrics {
+  /** New events written (a replay is not one). */
+  eventsIngested(count: number): void;
+  /** Requests answered from an earlier request's idempotency key. */
+  eventsReplayed(count: number): void;
+  /** Events moved from pending to acknowledged. */
+  eventsAcked(count: number): void;
+  /** An error answer, by its envelope code. */
+  errorAnswered(code: ErrorCode): void;
+}
+
+export const noMetrics: AppMetrics = {
+  eventsIngested() {},
+  eventsReplayed() {},
+  eventsAcked() {},
+  errorAnswered() {},
+};

@@ -1,0 +1,305 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { bundleLambda } from '../../infra/src/lambda-bundle';
+import { generateApiKey } from '../../server/src/auth/api-keys';
+import { loadSpec } from '../../server/src/spec';
+import { createDynamoClients } from '../../server/src/store/dynamodb-client';
+import { DynamoKeyStore } from '../../server/src/store/dynamodb-keys';
+import { createTables, deleteTables, dynamoTableNames } from '../../server/src/store/dynamodb-tables';
+import { ALL_SCOPES } from '../../server/src/store/key-store';
+import { assertAnswerMatchesContract } from '../helpers/contract';
+import { httpApiEvent, type RequestSpec, restApiEvent } from './gateway-events';
+import { type LambdaProcess, type ProxyResult, startLambdaProcess } from './lambda-process';
+
+/**
+ * The Lambda as it ships: bundled by the same function the CDK stack uses, loaded in a fresh
+ * Node process, invoked with API Gateway REST (v1) and HTTP API (v2) events, on DynamoDB Local.
+ */
+const endpoint = process.env.TRIGGERS_DYNAMODB_ENDPOINT as string;
+const stage = `lambda-${process.pid}-${Date.now().toString(36)}`;
+const tables = dynamoTableNames(stage);
+const clients = createDynamoClients({ region: 'us-east-1', endpoint });
+const outDir = mkdtempSync(path.join(tmpdir(), 'triggers-lambda-'));
+const env = { TRIGGERS_STAGE: stage, TRIGGERS_DYNAMODB_ENDPOINT: endpoint, AWS_REGION: 'us-east-1' };
+
+let bundle: string;
+let lambda: LambdaProcess;
+let apiKey: string;
+let coldInitMs: number;
+
+type Build = (spec: RequestSpec) => object;
+
+interface Answered {
+  status: number;
+  headers: Record<string, string>;
+  body: Record<string, unknown> & { error?: { code: string; request_id: string } };
+  text: string;
+}
+
+/** Invokes the function and checks the answer against the contract, like every API test. */
+async function call(build: Build, spec: RequestSpec, on: LambdaProcess = lambda): Promise<Answered> {
+  const { result } = await on.invoke(build({ ...spec, headers: { 'X-API-Key': apiKey, ...spec.headers } }));
+  const answered = decode(result);
+  assertAnswerMatchesContract({ method: spec.method, path: spec.url, ...answered });
+  return answered;
+}
+
+function decode(result: ProxyResult): Answered {
+  const headers = Object.fromEntries(
+    Object.entries(result.headers ?? {}).map(([name, value]) => [name.toLowerCase(), String(value)]),
+  );
+  const text = result.isBase64Encoded ? Buffer.from(result.body, 'base64').toString('utf8') : result.body;
+  const json = /^application\/json/.test(headers['content-type'] ?? '') && text ? JSON.parse(text) : {};
+  return { status: result.statusCode, headers, body: json, text };
+}
+
+const newEvent = (n: number) =>
+  JSON.stringify({ source: 'billing', event_type: 'invoice.paid', payload: { n, amount: 12.5 } });
+
+beforeAll(async () => {
+  bundle = bundleLambda(outDir).indexPath;
+  await createTables(clients.base, tables);
+  const key = generateApiKey();
+  await new DynamoKeyStore(clients.documents, tables.keys).create({
+    keyId: key.keyId,
+    secretHash: key.secretHash,
+    tenantId: 'acme',
+    source: 'billing',
+    scopes: [...ALL_SCOPES],
+    isActive: true,
+    createdAt: Date.now(),
+    revokedAt: null,
+  });
+  apiKey = key.apiKey;
+  lambda = await startLambdaProcess(bundle, env);
+  const first = await lambda.invoke(restApiEvent({ method: 'GET', url: '/v1/health' }));
+  expect(first.result.statusCode).toBe(200);
+  coldInitMs = lambda.requireMs + first.ms;
+  process.stdout.write(
+    `cold init of the bundle: require ${lambda.requireMs.toFixed(0)} ms + first invocation ${first.ms.toFixed(0)} ms = ${coldInitMs.toFixed(0)} ms\n`,
+  );
+}, 60_000);
+
+afterAll(async () => {
+  await lambda?.stop();
+  await deleteTables(clients.base, tables);
+  clients.base.destroy();
+  rmSync(outDir, { recursive: true, force: true });
+});
+
+describe.each([
+  ['a REST API (v1) event', restApiEvent as Build],
+  ['an HTTP API (v2) event on the $default stage', ((spec) => httpApiEvent(spec)) as Build],
+  ['an HTTP API (v2) event on a named stage', ((spec) => httpApiEvent(spec, 'prod')) as Build],
+])('the bundled handler, given %s', (_name, build) => {
+  it('creates an event: 201 with a Location header', async () => {
+    const res = await call(build, {
+      method: 'POST',
+      url: '/v1/events',
+      headers: { 'Content-Type': 'application/json' },
+      body: newEvent(1),
+    });
+    expect(res.status).toBe(201);
+    expect(res.headers.location).toBe(`/v1/events/${res.body.event_id}`);
+  });
+
+  it('replays an idempotent create with the original event', async () => {
+    const key = `lambda-${Math.random()}`;
+    const spec = {
+      method: 'POST',
+      url: '/v1/events',
+      headers: { 'Content-Type': 'application/json', 'Idempotency-Key': key },
+      body: newEvent(2),
+    };
+    const first = await call(build, spec);
+    const again = await call(build, spec);
+    expect(first.status).toBe(201);
+    expect(again.status).toBe(201);
+    expect(again.headers['idempotent-replayed']).toBe('true');
+    expect(again.body.event_id).toBe(first.body.event_id);
+  });
+
+  it('reads a base64-encoded body', async () => {
+    const res = await call(build, {
+      method: 'POST',
+      url: '/v1/events',
+      headers: { 'Content-Type': 'application/json' },
+      body: newEvent(3),
+      base64: true,
+    });
+    expect(res.status).toBe(201);
+    const read = await call(build, { method: 'GET', url: `/v1/events/${res.body.event_id}` });
+    expect(read.body).toMatchObject({ payload: { n: 3, amount: 12.5 } });
+  });
+
+  it('pages the inbox, acks an event, and answers 409 to the second ack', async () => {
+    const created = await call(build, {
+      method: 'POST',
+      url: '/v1/events',
+      headers: { 'Content-Type': 'application/json' },
+      body: newEvent(4),
+    });
+    const page = await call(build, { method: 'GET', url: '/v1/inbox?limit=100&source=billing' });
+    expect(page.status).toBe(200);
+    expect((page.body.events as Array<{ event_id: string }>).map((event) => event.event_id)).toContain(
+      created.body.event_id,
+    );
+
+    const ack = await call(build, { method: 'POST', url: `/v1/events/${created.body.event_id}/ack` });
+    expect(ack.status).toBe(200);
+    expect(ack.body.status).toBe('acknowledged');
+    const second = await call(build, { method: 'POST', url: `/v1/events/${created.body.event_id}/ack` });
+    expect(second.status).toBe(409);
+    expect(second.body.error?.code).toBe('CONFLICT');
+  });
+
+  it('answers a validation error in the envelope', async () => {
+    const res = await call(build, {
+      method: 'POST',
+      url: '/v1/events',
+      headers: { 'Content-Type': 'application/json' },
+      body: JSON.stringify({ source: 'billing', payload: {} }),
+    });
+    expect(res.status).toBe(400);
+    expect(res.body.error?.code).toBe('VALIDATION_ERROR');
+    expect(JSON.stringify(res.body.error)).toContain('event_type');
+  });
+
+  it('answers 404 in the envelope on an unknown path', async () => {
+    const res = await call(build, { method: 'GET', url: '/v1/nothing-here' });
+    expect(res.status).toBe(404);
+    expect(res.body.error?.code).toBe('NOT_FOUND');
+  });
+
+  it("keeps the client's X-Request-ID when it is safe", async () => {
+    const res = await call(build, {
+      method: 'GET',
+      url: '/v1/me',
+      headers: { 'X-Request-ID': 'client-chosen.id:42' },
+    });
+    expect(res.headers['x-request-id']).toBe('client-chosen.id:42');
+    expect(res.body.request_id).toBe('client-chosen.id:42');
+  });
+
+  it("takes API Gateway's request id when the client sent none, or an unsafe one", async () => {
+    const none = await call(build, {
+      method: 'GET',
+      url: '/v1/me',
+      gatewayRequestId: 'c6af9ac6-7b61-11e6-9a41-93e8deadbeef',
+    });
+    expect(none.headers['x-request-id']).toBe('c6af9ac6-7b61-11e6-9a41-93e8deadbeef');
+    const unsafe = await call(build, {
+      method: 'GET',
+      url: '/v1/me',
+      headers: { 'X-Request-ID': 'no spaces allowed' },
+      gatewayRequestId: 'JKJaXmPLvHcESHA=',
+    });
+    // HTTP API ids end in `=`, which a request id may not carry: the rest of it is kept.
+    expect(unsafe.headers['x-request-id']).toBe('JKJaXmPLvHcESHA');
+    expect(unsafe.body.request_id).toBe('JKJaXmPLvHcESHA');
+  });
+});
+
+describe('the bundled handler on AWS', () => {
+  it('rejects the development key: AUTH_MODE is aws unless set otherwise', async () => {
+    const res = await call(restApiEvent, {
+      method: 'GET',
+      url: '/v1/me',
+      headers: { 'X-API-Key': 'test-api-key-12345' },
+    });
+    expect(res.status).toBe(401);
+    expect(res.body.error?.code).toBe('UNAUTHORIZED');
+  });
+
+  it('serves the contract and the docs page from the files shipped in the bundle', async () => {
+    const spec = decode((await lambda.invoke(restApiEvent({ method: 'GET', url: '/openapi.yaml' }))).result);
+    expect(spec.status).toBe(200);
+    expect(spec.text).toMatch(/^openapi: 3\.1/m);
+    const docs = decode((await lambda.invoke(restApiEvent({ method: 'GET', url: '/docs' }))).result);
+    expect(docs.text).toContain('<redoc spec-url="openapi.yaml"');
+    const redoc = decode(
+      (await lambda.invoke(restApiEvent({ method: 'GET', url: '/docs/redoc.standalone.js' }))).result,
+    );
+    expect(redoc.status).toBe(200);
+    expect(redoc.text.length).toBeGreaterThan(500_000);
+  });
+
+  it('follows an inbox cursor made by another container (the cursor secret is shared through DynamoDB)', async () => {
+    for (const n of [10, 11, 12]) {
+      await call(restApiEvent, {
+        method: 'POST',
+        url: '/v1/events',
+        headers: { 'Content-Type': 'application/json' },
+        body: newEvent(n),
+      });
+    }
+    const first = await call(restApiEvent, { method: 'GET', url: '/v1/inbox?limit=1' });
+    const cursor = (first.body.pagination as { next_cursor: string }).next_cursor;
+    expect(cursor).toEqual(expect.any(String));
+    const other = await startLambdaProcess(bundle, env);
+    try {
+      const next = await call(
+        restApiEvent,
+        { method: 'GET', url: `/v1/inbox?limit=1&cursor=${encodeURIComponent(cursor)}` },
+        other,
+      );
+      expect(next.status).toBe(200);
+      expect(next.body.events).toHaveLength(1);
+    } finally {
+      await other.stop();
+    }
+  });
+
+  it('compiled the validator for every operation of the contract at init, and logged it', () => {
+    const ready = lambda.outputLines().find((line) => line.msg === 'Triggers API ready on Lambda') as
+      | { warm_up: { requests: number; unexpected: string[] }; auth_mode: string }
+      | undefined;
+    expect(ready).toBeDefined();
+    expect(ready?.auth_mode).toBe('aws');
+    expect(ready?.warm_up.unexpected).toEqual([]);
+    const operations = Object.entries(loadSpec().document.paths)
+      .filter(([template]) => template.startsWith('/v1/'))
+      .flatMap(([, item]) => Object.keys(item).filter((key) => ['get', 'post', 'delete'].includes(key)));
+    expect(ready?.warm_up.requests).toBe(operations.length);
+    expect(coldInitMs).toBeGreaterThan(0);
+  });
+
+  it('emits CloudWatch EMF metrics for events ingested, replayed, acked and errors by code', () => {
+    const emf = lambda.outputLines().filter((line) => line._aws !== undefined);
+    const total = (name: string, where: (line: Record<string, unknown>) => boolean = () => true) =>
+      emf
+        .filter(where)
+        .reduce((sum, line) => sum + (typeof line[name] === 'number' ? (line[name] as number) : 0), 0);
+    expect(total('EventsIngested')).toBeGreaterThanOrEqual(15);
+    expect(total('EventsReplayed')).toBe(3);
+    expect(total('EventsAcked')).toBe(3);
+    expect(total('ErrorsAnswered', (line) => line.code === 'CONFLICT')).toBe(3);
+    expect(total('ErrorsAnswered', (line) => line.code === 'VALIDATION_ERROR')).toBe(3);
+    const declared = emf.flatMap(
+      (line) =>
+        (line._aws as { CloudWatchMetrics: Array<{ Namespace: string; Dimensions: string[][] }> })
+          .CloudWatchMetrics,
+    );
+    expect(new Set(declared.map((metric) => metric.Namespace))).toEqual(new Set(['TriggersApi']));
+    expect(emf.every((line) => line.stage === stage && line.service === 'triggers-api')).toBe(true);
+  });
+
+  it('answers 503 UNAVAILABLE in the envelope while DynamoDB cannot be reached at init', async () => {
+    const cut = await startLambdaProcess(bundle, {
+      ...env,
+      TRIGGERS_DYNAMODB_ENDPOINT: 'http://127.0.0.1:9',
+    });
+    try {
+      const { result } = await cut.invoke(
+        restApiEvent({ method: 'GET', url: '/v1/me', gatewayRequestId: 'gw-1' }),
+      );
+      const answered = decode(result);
+      expect(answered.status).toBe(503);
+      expect(answered.headers['retry-after']).toBe('1');
+      expect(answered.body.error).toMatchObject({ code: 'UNAVAILABLE', request_id: 'gw-1' });
+    } finally {
+      await cut.stop();
+    }
+  });
+});

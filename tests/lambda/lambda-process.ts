@@ -1,0 +1,98 @@
+import { type ChildProcess, fork } from 'node:child_process';
+import path from 'node:path';
+
+/** What API Gateway gets back from a proxy integration. */
+export interface ProxyResult {
+  statusCode: number;
+  headers?: Record<string, string>;
+  multiValueHeaders?: Record<string, string[]>;
+  body: string;
+  isBase64Encoded: boolean;
+}
+
+export interface Invocation {
+  result: ProxyResult;
+  ms: number;
+}
+
+/**
+ * The bundle in a fresh Node process, as a Lambda container runs it (tests/lambda/runner.cjs):
+ * `requireMs` is the module load, and the first `invoke` includes whatever init is left.
+ */
+export interface LambdaProcess {
+  requireMs: number;
+  invoke(event: object): Promise<Invocation>;
+  /** Every JSON line the function wrote to stdout so far (logs and EMF metrics). */
+  outputLines(): Array<Record<string, unknown>>;
+  stop(): Promise<void>;
+}
+
+export async function startLambdaProcess(
+  bundle: string,
+  env: Record<string, string>,
+): Promise<LambdaProcess> {
+  const child: ChildProcess = fork(path.join(__dirname, 'runner.cjs'), [], {
+    env: {
+      PATH: process.env.PATH,
+      AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true',
+      ...env,
+      LAMBDA_BUNDLE: bundle,
+    },
+    stdio: ['ignore', 'pipe', 'pipe', 'ipc'],
+  });
+  let stdout = '';
+  let stderr = '';
+  child.stdout?.on('data', (chunk: Buffer) => {
+    stdout += chunk.toString('utf8');
+  });
+  child.stderr?.on('data', (chunk: Buffer) => {
+    stderr += chunk.toString('utf8');
+  });
+  const pending = new Map<number, { resolve: (value: Invocation) => void; reject: (error: Error) => void }>();
+  let nextId = 0;
+  const requireMs = await new Promise<number>((resolve, reject) => {
+    child.once('exit', (code) => reject(new Error(`the bundle exited (${code}) while loading:\n${stderr}`)));
+    child.on(
+      'message',
+      (message: {
+        type?: string;
+        requireMs?: number;
+        id?: number;
+        result?: ProxyResult;
+        error?: string;
+        ms?: number;
+      }) => {
+        if (message.type === 'loaded') {
+          resolve(message.requireMs as number);
+          return;
+        }
+        const waiter = pending.get(message.id as number);
+        pending.delete(message.id as number);
+        if (message.error) waiter?.reject(new Error(`the handler threw: ${message.error}`));
+        else waiter?.resolve({ result: message.result as ProxyResult, ms: message.ms as number });
+      },
+    );
+  });
+  return {
+    requireMs,
+    invoke(event) {
+      const id = nextId++;
+      return new Promise((resolve, reject) => {
+        pending.set(id, { resolve, reject });
+        child.send({ id, event });
+      });
+    },
+    outputLines() {
+      return stdout
+        .split('\n')
+        .filter((line) => line.startsWith('{'))
+        .map((line) => JSON.parse(line) as Record<string, unknown>);
+    },
+    async stop() {
+      if (child.exitCode !== null) return;
+      const exited = new Promise((resolve) => child.once('exit', resolve));
+      child.kill('SIGKILL');
+      await exited;
+    },
+  };
+}
