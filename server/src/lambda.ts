@@ -3,11 +3,10 @@ import path from 'node:path';
 import type { Context } from 'aws-lambda';
 import pino, { type Logger } from 'pino';
 import serverless from 'serverless-http';
-import { createApp } from './app';
+import { bootApp } from './boot';
 import { systemClock } from './clock';
 import { readLambdaConfig } from './config';
 import type { components } from './generated/triggers';
-import { warmUp } from './http/warm-up';
 import { adaptGatewayRequest, type GatewayEvent, gatewayRequestId } from './lambda/gateway-request';
 import { LambdaMetrics } from './lambda/metrics';
 import { BUNDLED_REDOC_FILE, loadBundledSpec, loadSpec } from './spec';
@@ -53,30 +52,21 @@ async function start(log: Logger): Promise<Serve> {
   const metrics = new LambdaMetrics({ stage: config.stage, logger: log });
   // From source (tests, tsx) there is no bundle: the contract is read from openapi/.
   const spec = loadBundledSpec(__dirname) ?? loadSpec();
-  const app = createApp({
-    store: stores.events,
-    keys: stores.keys,
+  const { app, warmUp } = await bootApp({
+    config,
+    stores,
     logger: log,
     spec,
     metrics,
     redocBundlePath: existsSync(BUNDLED_REDOC) ? BUNDLED_REDOC : undefined,
-    config: {
-      authMode: config.authMode,
-      cursorSecret: await stores.cursorSecret(),
-      retentionDays: config.retentionDays,
-      rateLimit: config.rateLimit,
-      rateBurst: config.rateBurst,
-    },
   });
-  const warm = await warmUp(app, spec.document.paths);
-  if (warm.unexpected.length > 0) log.warn({ unexpected: warm.unexpected }, 'warm-up missed routes');
   const serve = serverless(app, { requestId: '', request: adaptGatewayRequest });
   log.info(
     {
       stage: config.stage,
       auth_mode: config.authMode,
       init_ms: Math.round(performance.now() - started),
-      warm_up: warm,
+      warm_up: warmUp,
     },
     'Triggers API ready on Lambda',
   );

@@ -1,10 +1,9 @@
 import type { Server } from 'node:http';
 import pino from 'pino';
-import { createApp } from './app';
 import { DEV_API_KEY } from './auth/api-keys';
+import { bootApp } from './boot';
 import { systemClock } from './clock';
 import { ConfigError, readConfig } from './config';
-import { warmUp } from './http/warm-up';
 import { loadSpec } from './spec';
 import { openStores } from './store/open-stores';
 
@@ -24,23 +23,8 @@ async function main(): Promise<void> {
   // Asynchronous destination: logging never blocks a request on a write to stdout.
   const logger = pino({ level: config.logLevel }, pino.destination({ sync: false }));
   const stores = openStores(config, systemClock);
-  const spec = loadSpec();
-  const app = createApp({
-    store: stores.events,
-    keys: stores.keys,
-    logger,
-    spec,
-    config: {
-      authMode: config.authMode,
-      cursorSecret: await stores.cursorSecret(),
-      retentionDays: config.retentionDays,
-      rateLimit: config.rateLimit,
-      rateBurst: config.rateBurst,
-    },
-  });
-  // Before listening: no client request pays for compiling the contract's schemas.
-  const warm = await warmUp(app, spec.document.paths);
-  if (warm.unexpected.length > 0) logger.warn({ unexpected: warm.unexpected }, 'warm-up missed routes');
+  // Warmed up before listening: no client request pays for compiling the contract's schemas.
+  const { app, warmUp } = await bootApp({ config, stores, logger, spec: loadSpec() });
 
   const server = app.listen(config.port, config.host, () => {
     const address = server.address();
@@ -51,7 +35,7 @@ async function main(): Promise<void> {
         store: config.store,
         location: stores.location,
         auth_mode: config.authMode,
-        warm_up: warm,
+        warm_up: warmUp,
       },
       `Triggers API listening on http://${config.host}:${port} (docs at /docs)`,
     );

@@ -379,6 +379,12 @@ describe('TriggersStack with the default context (stage dev)', () => {
       Period: 300,
       Stat,
     });
+    /** One throttle-events term of a DynamoDB throttling alarm's expression. */
+    const throttleTerm = (Id: string, MetricName: string, Dimensions: unknown[]) => ({
+      Id,
+      MetricStat: metricStat('AWS/DynamoDB', MetricName, Dimensions, 'Sum'),
+      ReturnData: false,
+    });
 
     it('has six alarms, each notifying the stage topic on alarm and on recovery', () => {
       const [topic] = only(template, 'AWS::SNS::Topic', { TopicName: 'triggers-api-alarms-dev' });
@@ -472,26 +478,10 @@ describe('TriggersStack with the default context (stage dev)', () => {
       const table = { Name: 'TableName', Value: { Ref: eventsTable } };
       const index = { Name: 'GlobalSecondaryIndexName', Value: 'inbox' };
       expect(metrics).toEqual([
-        {
-          Id: 'read0',
-          MetricStat: metricStat('AWS/DynamoDB', 'ReadThrottleEvents', [table], 'Sum'),
-          ReturnData: false,
-        },
-        {
-          Id: 'write0',
-          MetricStat: metricStat('AWS/DynamoDB', 'WriteThrottleEvents', [table], 'Sum'),
-          ReturnData: false,
-        },
-        {
-          Id: 'read1',
-          MetricStat: metricStat('AWS/DynamoDB', 'ReadThrottleEvents', [index, table], 'Sum'),
-          ReturnData: false,
-        },
-        {
-          Id: 'write1',
-          MetricStat: metricStat('AWS/DynamoDB', 'WriteThrottleEvents', [index, table], 'Sum'),
-          ReturnData: false,
-        },
+        throttleTerm('read0', 'ReadThrottleEvents', [table]),
+        throttleTerm('write0', 'WriteThrottleEvents', [table]),
+        throttleTerm('read1', 'ReadThrottleEvents', [index, table]),
+        throttleTerm('write1', 'WriteThrottleEvents', [index, table]),
       ]);
     });
 
@@ -506,16 +496,8 @@ describe('TriggersStack with the default context (stage dev)', () => {
       expect(expression.Expression).toBe('FILL(read0, 0) + FILL(write0, 0)');
       const table = { Name: 'TableName', Value: { Ref: keysTable } };
       expect(metrics).toEqual([
-        {
-          Id: 'read0',
-          MetricStat: metricStat('AWS/DynamoDB', 'ReadThrottleEvents', [table], 'Sum'),
-          ReturnData: false,
-        },
-        {
-          Id: 'write0',
-          MetricStat: metricStat('AWS/DynamoDB', 'WriteThrottleEvents', [table], 'Sum'),
-          ReturnData: false,
-        },
+        throttleTerm('read0', 'ReadThrottleEvents', [table]),
+        throttleTerm('write0', 'WriteThrottleEvents', [table]),
       ]);
     });
   });

@@ -1,0 +1,43 @@
+import type { Express } from 'express';
+import type { Logger } from 'pino';
+import { createApp } from './app';
+import type { Config } from './config';
+import { type WarmUpReport, warmUp } from './http/warm-up';
+import type { AppMetrics } from './metrics';
+import type { LoadedSpec } from './spec';
+import type { OpenedStores } from './store/opened-stores';
+
+export interface BootOptions {
+  config: Config;
+  stores: OpenedStores;
+  logger: Logger;
+  spec: LoadedSpec;
+  metrics?: AppMetrics;
+  redocBundlePath?: string;
+}
+
+/**
+ * The app on opened stores, warmed up (see http/warm-up.ts): what `npm start` (local.ts)
+ * listens with and what each Lambda container (lambda.ts) serves.
+ */
+export async function bootApp(options: BootOptions): Promise<{ app: Express; warmUp: WarmUpReport }> {
+  const { config, stores, logger, spec } = options;
+  const app = createApp({
+    store: stores.events,
+    keys: stores.keys,
+    logger,
+    spec,
+    metrics: options.metrics,
+    redocBundlePath: options.redocBundlePath,
+    config: {
+      authMode: config.authMode,
+      cursorSecret: await stores.cursorSecret(),
+      retentionDays: config.retentionDays,
+      rateLimit: config.rateLimit,
+      rateBurst: config.rateBurst,
+    },
+  });
+  const report = await warmUp(app, spec.document.paths);
+  if (report.unexpected.length > 0) logger.warn({ unexpected: report.unexpected }, 'warm-up missed routes');
+  return { app, warmUp: report };
+}
