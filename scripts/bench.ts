@@ -5,17 +5,28 @@
  * Scenarios are interleaved (round 1 of every scenario, then round 2, ...), each preceded by a
  * warm-up, and the table reports medians over the rounds.
  *
- *   npm run bench              3 rounds of 10 s per scenario
- *   npm run bench -- --quick   1 round of 5 s (smoke run)
+ * Then a 60 s soak at 80 % of the measured ingest rate, and the ingest and inbox scenarios on
+ * the DynamoDB store against DynamoDB Local (started here), whose ceiling is DynamoDB Local
+ * itself (PutItem through the SDK at the same concurrency).
+ *
+ *   npm run bench              3 rounds of 8 s per scenario
+ *   npm run bench -- --quick   1 round of 3 s, smaller stores, a 12 s soak (smoke run)
  */
 import { type ChildProcess, spawn } from 'node:child_process';
+import { randomUUID } from 'node:crypto';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { PutCommand } from '@aws-sdk/lib-dynamodb';
 import autocannon from 'autocannon';
 import { v7 as uuidv7 } from 'uuid';
+import { DynamoEventStore } from '../server/src/store/dynamodb';
+import { createDynamoClients } from '../server/src/store/dynamodb-client';
+import { createTables, dynamoTableNames } from '../server/src/store/dynamodb-tables';
+import type { EventStore } from '../server/src/store/event-store';
 import { SqliteEventStore } from '../server/src/store/sqlite';
 import { openSqliteDatabase } from '../server/src/store/sqlite-database';
+import { startDynamoDbLocal } from '../tests/helpers/dynamodb-local';
 import {
   ensureServerBuilt,
   killServer,
@@ -28,18 +39,28 @@ const API_KEY = 'test-api-key-12345';
 const TENANT = 'local';
 const QUICK = process.argv.includes('--quick');
 const ROUNDS = QUICK ? 1 : 3;
-const DURATION_S = QUICK ? 5 : 10;
-const WARMUP_S = 3;
+const DURATION_S = QUICK ? 3 : 8;
+const WARMUP_S = QUICK ? 1 : 3;
+const SOAK_WINDOWS_S = QUICK ? [4, 4, 4] : [10, 10, 10, 10, 10, 10];
 /** The whole run is cut off after this, whatever happens. */
 const HARD_LIMIT_MS = 9 * 60_000;
-const INBOX_EVENTS = 10_000;
-/** Pending events seeded for the ack scenario; each ack consumes one. */
-const ACK_POOL = QUICK ? 40_000 : 120_000;
+const INBOX_SMALL = 10_000;
+const INBOX_LARGE = QUICK ? 100_000 : 1_000_000;
+const DYNAMO_INBOX = QUICK ? 2_000 : 10_000;
+/** Pending events seeded for the ack and mix scenarios; each ack consumes one. */
+const ACK_POOL = QUICK ? 40_000 : 150_000;
 const SEED_BATCH = 500;
+/** Inbox stores hold 256-byte payloads: 1,000,000 of 1 KB would be a 1.2 GB file to seed. */
+const INBOX_PAYLOAD_JSON = JSON.stringify({ data: 'x'.repeat(256 - '{"data":""}'.length) });
 
 /** A 1 KB payload (its compact JSON is exactly 1,024 bytes), the same for every target. */
 const PAYLOAD_1KB = { data: 'x'.repeat(1024 - '{"data":""}'.length) };
 const INGEST_BODY = JSON.stringify({ source: 'bench', event_type: 'bench.ingest', payload: PAYLOAD_1KB });
+const INGEST_64KB_BODY = JSON.stringify({
+  source: 'bench',
+  event_type: 'bench.ingest',
+  payload: { data: 'x'.repeat(65_536 - '{"data":""}'.length) },
+});
 
 // ---------------------------------------------------------------------------------------
 // Child processes: every one is tracked and killed on the way out, whatever the way out is.
@@ -119,9 +140,9 @@ function startCeiling(name: string, source: string): Promise<Target> {
 
 async function startReal(
   name: string,
-  sqlitePath: string,
+  env: Record<string, string>,
 ): Promise<{ target: Target; server: ServerProcess }> {
-  const server = await startServer({ TRIGGERS_SQLITE_PATH: sqlitePath, TRIGGERS_RATE_LIMIT: '0' });
+  const server = await startServer({ TRIGGERS_RATE_LIMIT: '0', ...env });
   track(server.child);
   // The server logs every request at the default level (info). The helper keeps all of its
   // output in a string; past start-up, drop that listener and just drain the pipes so that a
@@ -147,43 +168,51 @@ function rssMb(pid: number): number | null {
 // Seeding through the store API (not over HTTP), in batches: each batch of creates lands in
 // one group-commit transaction.
 
-async function seedPending(
-  file: string,
-  count: number,
-  payloadJson: string,
-): Promise<{ ids: string[]; ms: number }> {
-  const started = performance.now();
+/** Opens the SQLite file at `file` for seeding; closed by `done`. */
+function sqliteSeedStore(file: string): { store: EventStore; done: () => Promise<void> } {
   const db = openSqliteDatabase(file);
   const store = new SqliteEventStore(db, { clock: Date.now, sweepIntervalMs: 0 });
+  return {
+    store,
+    done: async () => {
+      await store.close();
+      db.close();
+    },
+  };
+}
+
+async function seedPending(
+  store: EventStore,
+  count: number,
+  payloadJson: string,
+  options: { keepIds?: boolean; batch?: number } = {},
+): Promise<{ ids: string[]; ms: number }> {
+  const started = performance.now();
+  const batchSize = options.batch ?? SEED_BATCH;
   const ids: string[] = [];
-  try {
-    for (let done = 0; done < count; done += SEED_BATCH) {
-      const batch: Promise<unknown>[] = [];
-      for (let i = done; i < Math.min(count, done + SEED_BATCH); i += 1) {
-        const now = Date.now();
-        const eventId = uuidv7({ msecs: now });
-        ids.push(eventId);
-        batch.push(
-          store.create({
-            event: {
-              tenantId: TENANT,
-              eventId,
-              createdAt: now,
-              source: 'seed',
-              eventType: 'bench.seeded',
-              payloadJson,
-              priority: 'normal',
-              metadata: { priority: 'normal' },
-              expiresAt: now + 7 * 24 * 3600_000,
-            },
-          }),
-        );
-      }
-      await Promise.all(batch);
+  for (let done = 0; done < count; done += batchSize) {
+    const batch: Promise<unknown>[] = [];
+    for (let i = done; i < Math.min(count, done + batchSize); i += 1) {
+      const now = Date.now();
+      const eventId = uuidv7({ msecs: now });
+      if (options.keepIds) ids.push(eventId);
+      batch.push(
+        store.create({
+          event: {
+            tenantId: TENANT,
+            eventId,
+            createdAt: now,
+            source: 'seed',
+            eventType: 'bench.seeded',
+            payloadJson,
+            priority: 'normal',
+            metadata: { priority: 'normal' },
+            expiresAt: now + 7 * 24 * 3600_000,
+          },
+        }),
+      );
     }
-  } finally {
-    await store.close();
-    db.close();
+    await Promise.all(batch);
   }
   return { ids, ms: Math.round(performance.now() - started) };
 }
@@ -226,17 +255,39 @@ async function drive(scenario: Scenario, seconds: number): Promise<Round> {
   };
 }
 
-function ingest(name: string, target: Target): Scenario {
+function ingest(name: string, target: Target, body = INGEST_BODY, connections = 50): Scenario {
   return {
     name,
     target,
-    connections: 50,
+    connections,
     options: () => ({
       url: `${target.baseUrl}/v1/events`,
       method: 'POST',
       headers: { 'content-type': 'application/json', 'x-api-key': API_KEY },
-      body: INGEST_BODY,
+      body,
     }),
+  };
+}
+
+function inboxPage(name: string, target: Target): Scenario {
+  return {
+    name,
+    target,
+    connections: 10,
+    options: () => ({ url: `${target.baseUrl}/v1/inbox?limit=100`, headers: { 'x-api-key': API_KEY } }),
+  };
+}
+
+/** Acks of distinct pending events, taken in turn from `ids`. */
+function ackRequest(ids: string[], cursor: { next: number }): autocannon.Request {
+  return {
+    method: 'POST',
+    setupRequest: (request: autocannon.Request) => {
+      // Past the end of the pool an ack answers 409 and shows up as non-2xx.
+      const id = ids[cursor.next % ids.length];
+      cursor.next += 1;
+      return { ...request, path: `/v1/events/${id}/ack` };
+    },
   };
 }
 
@@ -266,56 +317,103 @@ async function main(): Promise<void> {
   const servers: ServerProcess[] = [];
   try {
     const mainDb = path.join(tmp, 'main.sqlite');
-    const inboxDb = path.join(tmp, 'inbox-10k.sqlite');
     console.log(
       `bench: ${QUICK ? 'quick, ' : ''}${ROUNDS} round(s) of ${DURATION_S} s, warm-up ${WARMUP_S} s`,
     );
 
-    const ackSeed = await seedPending(mainDb, ACK_POOL, '{"n":1}');
-    console.log(`seeded ${ACK_POOL} pending events for acks in ${ackSeed.ms} ms`);
-    const inboxSeed = await seedPending(inboxDb, INBOX_EVENTS, JSON.stringify(PAYLOAD_1KB));
-    console.log(`seeded ${INBOX_EVENTS} pending events (1 KB payloads) for the inbox in ${inboxSeed.ms} ms`);
+    const seeding: Record<string, { events: number; ms: number }> = {};
+    const seedSqlite = async (file: string, count: number, payloadJson: string, keepIds = false) => {
+      const { store, done } = sqliteSeedStore(file);
+      try {
+        const seeded = await seedPending(store, count, payloadJson, { keepIds });
+        seeding[path.basename(file)] = { events: count, ms: seeded.ms };
+        console.log(`seeded ${count} pending events into ${path.basename(file)} in ${seeded.ms} ms`);
+        return seeded;
+      } finally {
+        await done();
+      }
+    };
+    const ackSeed = await seedSqlite(mainDb, ACK_POOL, '{"n":1}', true);
+    const inboxSmallDb = path.join(tmp, `inbox-${INBOX_SMALL}.sqlite`);
+    await seedSqlite(inboxSmallDb, INBOX_SMALL, INBOX_PAYLOAD_JSON);
+    const inboxLargeDb = path.join(tmp, `inbox-${INBOX_LARGE}.sqlite`);
+    await seedSqlite(inboxLargeDb, INBOX_LARGE, INBOX_PAYLOAD_JSON);
 
     const bare = await startCeiling('bare node:http', BARE_SOURCE);
     const express = await startCeiling('express 5 + json', EXPRESS_SOURCE);
-    const real = await startReal('triggers (sqlite)', mainDb);
+    const real = await startReal('triggers (sqlite)', { TRIGGERS_SQLITE_PATH: mainDb });
     servers.push(real.server);
-    const inboxServer = await startReal('triggers (sqlite, inbox 10k)', inboxDb);
-    servers.push(inboxServer.server);
+    const inboxSmall = await startReal(`triggers (sqlite, ${INBOX_SMALL})`, {
+      TRIGGERS_SQLITE_PATH: inboxSmallDb,
+    });
+    servers.push(inboxSmall.server);
+    const inboxLarge = await startReal(`triggers (sqlite, ${INBOX_LARGE})`, {
+      TRIGGERS_SQLITE_PATH: inboxLargeDb,
+    });
+    servers.push(inboxLarge.server);
 
-    let nextAck = 0;
+    const ackCursor = { next: 0 };
     const ackIds = ackSeed.ids;
+    const ingestRequest: autocannon.Request = {
+      method: 'POST',
+      path: '/v1/events',
+      headers: { 'content-type': 'application/json', 'x-api-key': API_KEY },
+      body: INGEST_BODY,
+    };
     const scenarios: Scenario[] = [
       ingest('ingest 1 KB, 50 conn', bare),
       ingest('ingest 1 KB, 50 conn', express),
       ingest('ingest 1 KB, 50 conn', real.target),
+      ingest('ingest 64 KB, 16 conn', bare, INGEST_64KB_BODY, 16),
+      ingest('ingest 64 KB, 16 conn', express, INGEST_64KB_BODY, 16),
+      ingest('ingest 64 KB, 16 conn', real.target, INGEST_64KB_BODY, 16),
+      {
+        name: 'idempotent replay, 50 conn',
+        target: real.target,
+        connections: 50,
+        options: () => ({
+          url: `${real.target.baseUrl}/v1/events`,
+          method: 'POST',
+          headers: {
+            'content-type': 'application/json',
+            'x-api-key': API_KEY,
+            'idempotency-key': 'bench-replayed-key',
+          },
+          body: INGEST_BODY,
+        }),
+      },
       {
         name: 'ack distinct, 50 conn',
         target: real.target,
         connections: 50,
         options: () => ({
-          url: `${real.target.baseUrl}/v1/events`,
+          url: real.target.baseUrl,
           headers: { 'x-api-key': API_KEY },
-          requests: [
-            {
-              method: 'POST',
-              setupRequest: (request: autocannon.Request) => {
-                // Past the end of the pool an ack answers 409 and shows up as non-2xx.
-                const id = ackIds[nextAck % ackIds.length];
-                nextAck += 1;
-                return { ...request, path: `/v1/events/${id}/ack` };
-              },
-            },
-          ],
+          requests: [ackRequest(ackIds, ackCursor)],
         }),
       },
+      inboxPage(`inbox page 100 of ${INBOX_SMALL}, 10 conn`, inboxSmall.target),
+      inboxPage(`inbox page 100 of ${INBOX_LARGE}, 10 conn`, inboxLarge.target),
       {
-        name: `inbox page 100 of ${INBOX_EVENTS}, 10 conn`,
-        target: inboxServer.target,
-        connections: 10,
+        name: 'mix 70/20/10, 50 conn',
+        target: real.target,
+        connections: 50,
         options: () => ({
-          url: `${inboxServer.target.baseUrl}/v1/inbox?limit=100`,
+          url: real.target.baseUrl,
           headers: { 'x-api-key': API_KEY },
+          // Each connection cycles through these ten: 7 ingests, 2 inbox pages, 1 ack.
+          requests: [
+            ingestRequest,
+            ingestRequest,
+            { method: 'GET', path: '/v1/inbox?limit=100' },
+            ingestRequest,
+            ingestRequest,
+            ackRequest(ackIds, ackCursor),
+            ingestRequest,
+            ingestRequest,
+            { method: 'GET', path: '/v1/inbox?limit=100' },
+            ingestRequest,
+          ],
         }),
       },
     ];
@@ -350,32 +448,79 @@ async function main(): Promise<void> {
         rounds: list,
       };
     });
-    const rpsOf = (index: number) => rows[index]?.rps ?? 0;
+    const rpsOf = (name: string, target: Target) =>
+      rows.find((row) => row.scenario === name && row.target === target.name)?.rps ?? 0;
     const ratio = (ours: number, ceiling: number) =>
       ceiling > 0 ? Math.round((ours / ceiling) * 100) / 100 : 0;
+    const against = (ours: number, ceilingScenario: string) => ({
+      oursOverExpress: ratio(ours, rpsOf(ceilingScenario, express)),
+      oursOverBare: ratio(ours, rpsOf(ceilingScenario, bare)),
+    });
+    const ingestRps = rpsOf('ingest 1 KB, 50 conn', real.target);
+    const inboxP99 = (name: string) => rows.find((row) => row.scenario === name)?.p99 ?? 0;
     const ratios = {
-      ingest: { oursOverExpress: ratio(rpsOf(2), rpsOf(1)), oursOverBare: ratio(rpsOf(2), rpsOf(0)) },
-      ack: { oursOverExpress: ratio(rpsOf(3), rpsOf(1)), oursOverBare: ratio(rpsOf(3), rpsOf(0)) },
+      ingest1kb: against(ingestRps, 'ingest 1 KB, 50 conn'),
+      ingest64kb: against(rpsOf('ingest 64 KB, 16 conn', real.target), 'ingest 64 KB, 16 conn'),
+      replay: against(rpsOf('idempotent replay, 50 conn', real.target), 'ingest 1 KB, 50 conn'),
+      ack: against(rpsOf('ack distinct, 50 conn', real.target), 'ingest 1 KB, 50 conn'),
+      mix: against(rpsOf('mix 70/20/10, 50 conn', real.target), 'ingest 1 KB, 50 conn'),
+      inboxLargeOverSmallP99: ratio(
+        inboxP99(`inbox page 100 of ${INBOX_LARGE}, 10 conn`),
+        inboxP99(`inbox page 100 of ${INBOX_SMALL}, 10 conn`),
+      ),
     };
+
+    // The soak: 80 % of the ingest rate just measured, in windows, RSS after each.
+    const soakRate = Math.max(1, Math.round(ingestRps * 0.8));
+    const soak: Array<Round & { atSeconds: number }> = [];
+    let elapsed = 0;
+    for (const seconds of SOAK_WINDOWS_S) {
+      const window = await drive(
+        {
+          ...ingest('soak', real.target),
+          options: () => ({ ...ingest('soak', real.target).options(), overallRate: soakRate }),
+        },
+        seconds,
+      );
+      elapsed += seconds;
+      soak.push({ ...window, atSeconds: elapsed });
+      console.log(
+        `soak ${elapsed} s at ${soakRate} req/s: ${window.rps} req/s, p99 ${window.p99} ms, errors ${window.errors}, non-2xx ${window.non2xx}, RSS ${window.rssMb} MB`,
+      );
+    }
+
+    const dynamo = await benchDynamo(tmp);
 
     console.log('');
     console.log(
-      `| ${pad('scenario', 32, true)} | ${pad('target', 28, true)} | ${pad('req/s', 7)} | ${pad('p50 ms', 6)} | ${pad('p99 ms', 6)} | ${pad('errors', 6)} | ${pad('non-2xx', 7)} | ${pad('RSS MB', 6)} |`,
+      `| ${pad('scenario', 34, true)} | ${pad('target', 28, true)} | ${pad('req/s', 7)} | ${pad('p50 ms', 6)} | ${pad('p99 ms', 6)} | ${pad('errors', 6)} | ${pad('non-2xx', 7)} | ${pad('RSS MB', 6)} |`,
     );
     console.log(
-      `| ${'-'.repeat(32)} | ${'-'.repeat(28)} | ${'-'.repeat(7)} | ${'-'.repeat(6)} | ${'-'.repeat(6)} | ${'-'.repeat(6)} | ${'-'.repeat(7)} | ${'-'.repeat(6)} |`,
+      `| ${'-'.repeat(34)} | ${'-'.repeat(28)} | ${'-'.repeat(7)} | ${'-'.repeat(6)} | ${'-'.repeat(6)} | ${'-'.repeat(6)} | ${'-'.repeat(7)} | ${'-'.repeat(6)} |`,
     );
     for (const row of rows) {
       console.log(
-        `| ${pad(row.scenario, 32, true)} | ${pad(row.target, 28, true)} | ${pad(row.rps, 7)} | ${pad(row.p50, 6)} | ${pad(row.p99, 6)} | ${pad(row.errors, 6)} | ${pad(row.non2xx, 7)} | ${pad(row.rssMb, 6)} |`,
+        `| ${pad(row.scenario, 34, true)} | ${pad(row.target, 28, true)} | ${pad(row.rps, 7)} | ${pad(row.p50, 6)} | ${pad(row.p99, 6)} | ${pad(row.errors, 6)} | ${pad(row.non2xx, 7)} | ${pad(row.rssMb, 6)} |`,
       );
     }
     console.log('');
+    for (const [name, value] of Object.entries(ratios)) {
+      console.log(
+        typeof value === 'number'
+          ? `${name}: ${value}`
+          : `${name}: ours/Express ${value.oursOverExpress}, ours/bare ${value.oursOverBare}`,
+      );
+    }
+    console.log('(replay, ack and mix compare against the 1 KB ingest ceilings)');
+    const rssAt = (seconds: number) => soak.find((window) => window.atSeconds === seconds)?.rssMb;
     console.log(
-      `ingest 1 KB: ours/Express ${ratios.ingest.oursOverExpress}, ours/bare ${ratios.ingest.oursOverBare}; ack: ours/Express ${ratios.ack.oursOverExpress}, ours/bare ${ratios.ack.oursOverBare} (the ack ratios compare against the ingest ceilings)`,
+      `soak at ${soakRate} req/s: errors ${soak.reduce((sum, w) => sum + w.errors + w.non2xx, 0)}, p99 by window ${soak.map((w) => w.p99).join(' / ')} ms, RSS at 10 s / 30 s / 60 s: ${rssAt(10)} / ${rssAt(30)} / ${rssAt(60)} MB`,
     );
     console.log(
-      `seeding: ${ACK_POOL} events in ${ackSeed.ms} ms, ${INBOX_EVENTS} events in ${inboxSeed.ms} ms; acks sent ${nextAck} of a pool of ${ACK_POOL}`,
+      `DynamoDB Local ceiling (PutItem, 50 concurrent): ${dynamo.ceilingRps} /s; ours: ingest ${dynamo.ingest.rps} req/s (p99 ${dynamo.ingest.p99} ms, ratio ${ratio(dynamo.ingest.rps, dynamo.ceilingRps)}), inbox page 100 of ${DYNAMO_INBOX} ${dynamo.inbox.rps} req/s (p99 ${dynamo.inbox.p99} ms)`,
+    );
+    console.log(
+      `seeding: ${JSON.stringify(seeding)}; DynamoDB ${DYNAMO_INBOX} in ${dynamo.seedMs} ms; acks sent ${ackCursor.next} of a pool of ${ACK_POOL}`,
     );
 
     const stamp = new Date().toISOString().replace(/[:.]/g, '-');
@@ -398,13 +543,12 @@ async function main(): Promise<void> {
             node: process.version,
             platform: `${os.type()} ${os.release()}`,
           },
-          seeding: {
-            ackPool: { events: ACK_POOL, ms: ackSeed.ms },
-            inbox: { events: INBOX_EVENTS, ms: inboxSeed.ms },
-          },
-          acksSent: nextAck,
+          seeding,
+          acksSent: ackCursor.next,
           results: rows,
           ratios,
+          soak: { rate: soakRate, windows: soak },
+          dynamodb: dynamo,
         },
         null,
         2,
@@ -427,3 +571,63 @@ main().then(
     process.exit(1);
   },
 );
+
+/**
+ * The ingest and inbox scenarios on the DynamoDB store, against DynamoDB Local started here.
+ * The ceiling is DynamoDB Local itself: 1 KB PutItems through the SDK, 50 at a time.
+ */
+async function benchDynamo(tmp: string) {
+  const local = await startDynamoDbLocal();
+  const stage = `bench-${randomUUID().slice(0, 8)}`;
+  const clients = createDynamoClients({ region: 'us-east-1', endpoint: local.endpoint });
+  try {
+    const names = dynamoTableNames(stage);
+    await createTables(clients.base, names);
+    const store = new DynamoEventStore({
+      client: clients.documents,
+      tableName: names.events,
+      clock: Date.now,
+    });
+    const seeded = await seedPending(store, DYNAMO_INBOX, INBOX_PAYLOAD_JSON, { batch: 50 });
+    console.log(`seeded ${DYNAMO_INBOX} pending events into DynamoDB Local in ${seeded.ms} ms`);
+
+    let puts = 0;
+    const until = Date.now() + DURATION_S * 1000;
+    await Promise.all(
+      Array.from({ length: 50 }, async () => {
+        while (Date.now() < until) {
+          await clients.documents.send(
+            new PutCommand({
+              TableName: `${names.events}`,
+              Item: { pk: `ceiling#${randomUUID()}`, payload: PAYLOAD_1KB.data },
+            }),
+          );
+          puts += 1;
+        }
+      }),
+    );
+    const ceilingRps = Math.round(puts / DURATION_S);
+    console.log(`DynamoDB Local ceiling: ${ceilingRps} PutItem/s at 50 concurrent`);
+
+    const server = await startReal('triggers (dynamodb local)', {
+      TRIGGERS_STORE: 'dynamodb',
+      TRIGGERS_DYNAMODB_ENDPOINT: local.endpoint,
+      TRIGGERS_STAGE: stage,
+      TRIGGERS_SQLITE_PATH: path.join(tmp, 'unused.sqlite'),
+    });
+    try {
+      const ingestScenario = ingest('ingest 1 KB, 50 conn', server.target);
+      const inboxScenario = inboxPage(`inbox page 100 of ${DYNAMO_INBOX}, 10 conn`, server.target);
+      await drive(inboxScenario, WARMUP_S);
+      const inbox = await drive(inboxScenario, DURATION_S);
+      await drive(ingestScenario, WARMUP_S);
+      const ingested = await drive(ingestScenario, DURATION_S);
+      return { ceilingRps, seedMs: seeded.ms, ingest: ingested, inbox };
+    } finally {
+      await killServer(server.server);
+    }
+  } finally {
+    clients.base.destroy();
+    await local.stop();
+  }
+}
