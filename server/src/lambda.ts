@@ -59,6 +59,10 @@ async function start(log: Logger): Promise<Serve> {
     spec,
     metrics,
     redocBundlePath: existsSync(BUNDLED_REDOC) ? BUNDLED_REDOC : undefined,
+  }).catch(async (error: unknown) => {
+    // The next invocation starts over with new clients: do not leave these sockets behind.
+    await stores.close();
+    throw error;
   });
   const serve = serverless(app, { requestId: '', request: adaptGatewayRequest });
   log.info(
