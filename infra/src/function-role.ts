@@ -19,7 +19,10 @@ export function createFunctionRole(scope: Construct, names: ResourceNames, table
   const logStreams = Stack.of(scope).formatArn({
     service: 'logs',
     resource: 'log-group',
-    resourceName: `${names.logGroup}:log-stream:*`,
+    // `{group}:*`, the form AWS's Lambda console writes for these two actions: it covers the
+    // group and its streams (`{group}:log-stream:{name}`) whichever one IAM checks an action
+    // against, and nothing outside our group.
+    resourceName: `${names.logGroup}:*`,
     arnFormat: ArnFormat.COLON_RESOURCE_NAME,
   });
   return new iam.Role(scope, 'FunctionRole', {

@@ -257,7 +257,7 @@ describe('TriggersStack with the default context (stage dev)', () => {
       expect(logs).toHaveLength(1);
       expect(asList(logs[0]?.Action).sort()).toEqual(['logs:CreateLogStream', 'logs:PutLogEvents']);
       expect(flatten(logs[0]?.Resource)).toBe(
-        'arn:<AWS::Partition>:logs:<AWS::Region>:<AWS::AccountId>:log-group:/aws/lambda/triggers-api-dev:log-stream:*',
+        'arn:<AWS::Partition>:logs:<AWS::Region>:<AWS::AccountId>:log-group:/aws/lambda/triggers-api-dev:*',
       );
     });
 
@@ -269,13 +269,13 @@ describe('TriggersStack with the default context (stage dev)', () => {
       }
     });
 
-    it('uses no wildcard action, and no wildcard resource but the log streams', () => {
+    it("uses no wildcard action, and no wildcard resource but its own log group's streams", () => {
       const actions = statements.flatMap((statement) => asList(statement.Action));
       expect(actions.filter((action) => action.includes('*'))).toEqual([]);
       const resources = statements.flatMap((statement) => asList(statement.Resource)).map(flatten);
       expect(resources).not.toContain('*');
       expect(resources.filter((resource) => resource.includes('*'))).toEqual([
-        expect.stringMatching(/:log-group:\/aws\/lambda\/triggers-api-dev:log-stream:\*$/),
+        expect.stringMatching(/:log-group:\/aws\/lambda\/triggers-api-dev:\*$/),
       ]);
     });
   });
@@ -602,7 +602,7 @@ describe('TriggersStack for prod with every setting given', () => {
       (statement: { Resource: unknown }) => flatten(statement.Resource),
     );
     expect(resources).toContainEqual(
-      expect.stringMatching(/:log-group:\/aws\/lambda\/triggers-api-prod:log-stream:\*$/),
+      expect.stringMatching(/:log-group:\/aws\/lambda\/triggers-api-prod:\*$/),
     );
   });
 });
