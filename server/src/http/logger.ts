@@ -9,6 +9,10 @@ type LocalsResponse = ServerResponse & { locals?: Record<string, unknown> };
 /**
  * One JSON line per request with its id, tenant, status and latency. Requests are
  * serialized by hand so that headers — and with them the API key — are never logged.
+ *
+ * The identity fields are added once, when the answer is logged (the tenant is only known
+ * after authentication); `req.log`, used for errors during the request, carries the request
+ * id. That is two child loggers per request, and each key appears once in a line.
  */
 export function httpLogger(logger: Logger) {
   return pinoHttp({
@@ -16,15 +20,8 @@ export function httpLogger(logger: Logger) {
     autoLogging: { ignore: isWarmUpRequest },
     genReqId: (_req: IncomingMessage, res: ServerResponse) =>
       ((res as LocalsResponse).locals?.requestId as string | undefined) ?? '',
-    customAttributeKeys: { responseTime: 'latency_ms' },
-    customProps: (_req: IncomingMessage, res: ServerResponse) => {
-      const locals = (res as LocalsResponse).locals ?? {};
-      const principal = locals.principal as Principal | undefined;
-      return {
-        request_id: locals.requestId,
-        ...(principal ? { tenant_id: principal.tenantId, key_id: principal.keyId } : {}),
-      };
-    },
+    quietReqLogger: true,
+    customAttributeKeys: { reqId: 'request_id', responseTime: 'latency_ms' },
     customLogLevel: (_req, res, error) => {
       if (error || res.statusCode >= 500) return 'error';
       if (res.statusCode >= 400) return 'warn';
@@ -38,8 +35,14 @@ export function httpLogger(logger: Logger) {
       }),
       res: (res: { statusCode: number }) => ({ status: res.statusCode }),
     },
+    customSuccessObject: (_req, res, value) => ({ ...value, ...principalFields(res) }),
     // The error middleware logs each error once with its cause; do not log it again here.
-    customErrorObject: (_req, _res, _error, value) => value,
+    customErrorObject: (_req, res, _error, value) => ({ ...value, ...principalFields(res) }),
     wrapSerializers: false,
   });
+}
+
+function principalFields(res: ServerResponse): Record<string, string> {
+  const principal = (res as LocalsResponse).locals?.principal as Principal | undefined;
+  return principal ? { tenant_id: principal.tenantId, key_id: principal.keyId } : {};
 }
