@@ -10,7 +10,7 @@
  * failed (no such key, store error), 2 bad arguments or configuration (nothing was done).
  */
 import { parseArgs } from 'node:util';
-import { generateApiKey } from '../server/src/auth/api-keys';
+import { issueApiKey } from '../server/src/auth/api-keys';
 import { systemClock, toIso } from '../server/src/clock';
 import { ConfigError, readConfig } from '../server/src/config';
 import {
@@ -155,17 +155,7 @@ function parseScopes(list: string): Scope[] {
 }
 
 async function create(keys: KeyStore, tenantId: string, source: string, scopes: Scope[]) {
-  const { apiKey, keyId, secretHash } = generateApiKey();
-  await keys.create({
-    keyId,
-    secretHash,
-    tenantId,
-    source,
-    scopes,
-    isActive: true,
-    createdAt: systemClock(),
-    revokedAt: null,
-  });
+  const { apiKey, keyId } = await issueApiKey(keys, { tenantId, source, scopes, createdAt: systemClock() });
   return { api_key: apiKey, key_id: keyId, tenant_id: tenantId, source, scopes };
 }
 

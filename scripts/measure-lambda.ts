@@ -13,7 +13,7 @@ import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { gzipSync } from 'node:zlib';
 import { bundleLambda } from '../infra/src/lambda-bundle';
-import { generateApiKey } from '../server/src/auth/api-keys';
+import { issueApiKey } from '../server/src/auth/api-keys';
 import { createDynamoClients } from '../server/src/store/dynamodb-client';
 import { DynamoKeyStore } from '../server/src/store/dynamodb-keys';
 import { createTables, deleteTables, dynamoTableNames } from '../server/src/store/dynamodb-tables';
@@ -51,16 +51,11 @@ async function main(): Promise<void> {
   const stage = `measure-${randomUUID().slice(0, 8)}`;
   const clients = createDynamoClients({ region: 'us-east-1', endpoint });
   await createTables(clients.base, dynamoTableNames(stage));
-  const key = generateApiKey();
-  await new DynamoKeyStore(clients.documents, dynamoTableNames(stage).keys).create({
-    keyId: key.keyId,
-    secretHash: key.secretHash,
+  const key = await issueApiKey(new DynamoKeyStore(clients.documents, dynamoTableNames(stage).keys), {
     tenantId: 'measure',
     source: 'measure',
     scopes: [...ALL_SCOPES],
-    isActive: true,
     createdAt: Date.now(),
-    revokedAt: null,
   });
   const env = { TRIGGERS_STAGE: stage, TRIGGERS_DYNAMODB_ENDPOINT: endpoint, AWS_REGION: 'us-east-1' };
   const ingest = () =>

@@ -6,7 +6,7 @@ import { ScanCommand } from '@aws-sdk/lib-dynamodb';
 import type { Express } from 'express';
 import pino, { type Logger } from 'pino';
 import { type AppConfig, createApp } from '../../server/src/app';
-import { generateApiKey } from '../../server/src/auth/api-keys';
+import { issueApiKey } from '../../server/src/auth/api-keys';
 import { loadSpec } from '../../server/src/spec';
 import { DynamoEventStore } from '../../server/src/store/dynamodb';
 import { createDynamoClients } from '../../server/src/store/dynamodb-client';
@@ -144,18 +144,13 @@ export async function createTestApp(
     clock,
     file,
     async createKey({ tenant, scopes = ['events:write', 'events:read', 'events:ack'], source = 'test' }) {
-      const generated = generateApiKey();
-      await backend.keys.create({
-        keyId: generated.keyId,
-        secretHash: generated.secretHash,
+      const issued = await issueApiKey(backend.keys, {
         tenantId: tenant,
         source,
         scopes,
-        isActive: true,
         createdAt: clock.now,
-        revokedAt: null,
       });
-      return generated.apiKey;
+      return issued.apiKey;
     },
     countEvents: (tenant = 'local') => backend.countEvents(tenant),
     breakStore: () => backend.breakStore(),

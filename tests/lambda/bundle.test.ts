@@ -2,7 +2,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { bundleLambda } from '../../infra/src/lambda-bundle';
-import { generateApiKey } from '../../server/src/auth/api-keys';
+import { issueApiKey } from '../../server/src/auth/api-keys';
 import { loadSpec } from '../../server/src/spec';
 import { createDynamoClients } from '../../server/src/store/dynamodb-client';
 import { DynamoKeyStore } from '../../server/src/store/dynamodb-keys';
@@ -60,16 +60,11 @@ const newEvent = (n: number) =>
 beforeAll(async () => {
   bundle = bundleLambda(outDir).indexPath;
   await createTables(clients.base, tables);
-  const key = generateApiKey();
-  await new DynamoKeyStore(clients.documents, tables.keys).create({
-    keyId: key.keyId,
-    secretHash: key.secretHash,
+  const key = await issueApiKey(new DynamoKeyStore(clients.documents, tables.keys), {
     tenantId: 'acme',
     source: 'billing',
     scopes: [...ALL_SCOPES],
-    isActive: true,
     createdAt: Date.now(),
-    revokedAt: null,
   });
   apiKey = key.apiKey;
   lambda = await startLambdaProcess(bundle, env);

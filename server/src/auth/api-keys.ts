@@ -1,4 +1,5 @@
 import { createHash, randomBytes } from 'node:crypto';
+import type { KeyStore, Scope } from '../store/key-store';
 
 /** Accepted as tenant `local` with every scope when AUTH_MODE=local, and only then. */
 export const DEV_API_KEY = 'test-api-key-12345';
@@ -42,4 +43,28 @@ export function generateApiKey(): GeneratedApiKey {
   }
   const secret = randomBytes(32).toString('base64url');
   return { apiKey: `${KEY_PREFIX}${keyId}_${secret}`, keyId, secretHash: hashSecret(secret) };
+}
+
+/** Who a new key acts for: its tenant, the source it names, its scopes. */
+export interface KeyGrant {
+  tenantId: string;
+  source: string;
+  scopes: Scope[];
+  createdAt: number;
+}
+
+/** Makes a key and stores its record (active; the secret only as its hash). Returns the key. */
+export async function issueApiKey(keys: KeyStore, grant: KeyGrant): Promise<GeneratedApiKey> {
+  const generated = generateApiKey();
+  await keys.create({
+    keyId: generated.keyId,
+    secretHash: generated.secretHash,
+    tenantId: grant.tenantId,
+    source: grant.source,
+    scopes: grant.scopes,
+    isActive: true,
+    createdAt: grant.createdAt,
+    revokedAt: null,
+  });
+  return generated;
 }
