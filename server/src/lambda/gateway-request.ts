@@ -1,5 +1,5 @@
 import type { IncomingMessage } from 'node:http';
-import { isSafeRequestId } from '../http/request-id';
+import { isSafeRequestId, toSafeRequestId } from '../http/request-id';
 
 /** What this module reads of an API Gateway REST (v1) or HTTP API (v2) proxy event. */
 export interface GatewayEvent {
@@ -25,7 +25,7 @@ export function adaptGatewayRequest(req: IncomingMessage, event: GatewayEvent): 
 
 /** API Gateway's request id, in the characters a request id may have (HTTP API ids end in `=`). */
 export function gatewayRequestId(event: GatewayEvent): string | undefined {
-  return event.requestContext?.requestId?.replace(/[^A-Za-z0-9._:-]/g, '').slice(0, 128) || undefined;
+  return toSafeRequestId(event.requestContext?.requestId);
 }
 
 function withoutStage(url: string, stage: string | undefined): string {
