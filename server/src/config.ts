@@ -64,7 +64,7 @@ export interface Config {
   /** Names the DynamoDB tables: `triggers-api-events-{stage}`, `triggers-api-keys-{stage}`. */
   stage: string;
   awsRegion: string;
-  /** Unset: the SQLite store generates one and keeps it in the file; see open-stores.ts. */
+  /** Unset: the store generates one once and keeps it (SQLite file or DynamoDB); see open-stores.ts. */
   cursorSecret: string | undefined;
   retentionDays: number;
   /** Requests per second per API key; 0 turns rate limiting off. */

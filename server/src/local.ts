@@ -23,7 +23,9 @@ async function main(): Promise<void> {
   // Asynchronous destination: logging never blocks a request on a write to stdout.
   const logger = pino({ level: config.logLevel }, pino.destination({ sync: false }));
   const stores = openStores(config, systemClock, {
-    onCheckpointError: (message) => logger.warn({ err: message }, 'WAL checkpoint failed; retrying'),
+    backgroundCheckpoints: {
+      onError: (message) => logger.warn({ err: message }, 'WAL checkpoint failed; retrying'),
+    },
   });
   // Warmed up before listening: no client request pays for compiling the contract's schemas.
   const { app, warmUp } = await bootApp({ config, stores, logger, spec: loadSpec() });

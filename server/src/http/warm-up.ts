@@ -50,7 +50,7 @@ export const stopWarmUp: RequestHandler = (req, res, next) => {
 export interface WarmUpReport {
   requests: number;
   ms: number;
-  /** Operations that did not answer the expected 400: the warm-up missed them. */
+  /** Operations the validator did not pass on to `stopWarmUp`: the warm-up missed them. */
   unexpected: string[];
 }
 

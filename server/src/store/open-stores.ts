@@ -9,8 +9,12 @@ import { getOrCreateSetting, openSqliteDatabase } from './sqlite-database';
 import { SqliteKeyStore } from './sqlite-keys';
 
 export interface OpenStoresOptions {
-  /** Told when a background WAL checkpoint fails (it is retried; the data stays in the WAL). */
-  onCheckpointError?: (message: string) => void;
+  /**
+   * For a long-running server on SQLite: WAL checkpoints on a worker thread (see
+   * sqlite-checkpointer.ts), told when one fails (it is retried; the data stays in the WAL).
+   * Short-lived users (the keys CLI) leave SQLite to checkpoint on its own.
+   */
+  backgroundCheckpoints?: { onError: (message: string) => void };
 }
 
 /** Opens the configured store (SQLite file or DynamoDB tables) for the server or the keys CLI. */
@@ -18,9 +22,9 @@ export function openStores(config: Config, clock: Clock, options: OpenStoresOpti
   if (config.store === 'dynamodb') return openDynamoStores(config, clock);
   const db = openSqliteDatabase(config.sqlitePath);
   const checkpoints =
-    config.sqlitePath === ':memory:'
-      ? undefined
-      : startBackgroundCheckpoints(db, { onError: options.onCheckpointError });
+    options.backgroundCheckpoints && config.sqlitePath !== ':memory:'
+      ? startBackgroundCheckpoints(db, options.backgroundCheckpoints)
+      : undefined;
   const events = new SqliteEventStore(db, { clock });
   return {
     events,
