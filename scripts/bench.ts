@@ -473,15 +473,14 @@ async function main(): Promise<void> {
     // The soak: 80 % of the ingest rate just measured, in windows, RSS after each.
     const soakRate = Math.max(1, Math.round(ingestRps * 0.8));
     const soak: Array<Round & { atSeconds: number }> = [];
+    const steadyIngest = ingest('soak', real.target);
+    const soakScenario = {
+      ...steadyIngest,
+      options: () => ({ ...steadyIngest.options(), overallRate: soakRate }),
+    };
     let elapsed = 0;
     for (const seconds of SOAK_WINDOWS_S) {
-      const window = await drive(
-        {
-          ...ingest('soak', real.target),
-          options: () => ({ ...ingest('soak', real.target).options(), overallRate: soakRate }),
-        },
-        seconds,
-      );
+      const window = await drive(soakScenario, seconds);
       elapsed += seconds;
       soak.push({ ...window, atSeconds: elapsed });
       console.log(
