@@ -101,6 +101,41 @@ describe('POST /v1/events/bulk/ack', () => {
     ]);
   });
 
+  it('acks an id given several times once, at its first occurrence, whatever the store', async () => {
+    // Prepare
+    const ids: string[] = [];
+    for (let i = 0; i < 2; i += 1) {
+      const res = await request(t.app).post('/v1/events').set('X-API-Key', DEV_KEY).send(body);
+      ids.push(res.body.event_id);
+    }
+    const [a, b] = ids as [string, string];
+    const repeated = [b, a, a.toUpperCase(), b, a, b, a, b];
+
+    // Act
+    const res = await checked(
+      request(t.app).post('/v1/events/bulk/ack').set('X-API-Key', DEV_KEY).send({ event_ids: repeated }),
+    );
+
+    // Assess
+    expect(res.status).toBe(200);
+    expect(res.body.successful.map((s: { event_id: string }) => s.event_id)).toEqual([b, a]);
+    const ackedAt = new Map(
+      res.body.successful.map((s: { event_id: string; acknowledged_at: string }) => [
+        s.event_id,
+        s.acknowledged_at,
+      ]),
+    );
+    expect(
+      res.body.failed.map(
+        (f: { event_id: string; error: { code: string; details: { acknowledged_at: string } } }) => [
+          f.event_id.toLowerCase(),
+          f.error.code,
+          f.error.details.acknowledged_at,
+        ],
+      ),
+    ).toEqual([a, b, a, b, a, b].map((id) => [id, 'CONFLICT', ackedAt.get(id)]));
+  });
+
   it.each([
     ['no ids', { event_ids: [] }],
     ['101 ids', { event_ids: Array(101).fill(UNKNOWN_ID) }],

@@ -132,9 +132,24 @@ export class EventsService {
     return acked;
   }
 
-  /** Each id is acked on its own, exactly as a single ack; failures are listed, not thrown. */
+  /**
+   * Each id is acked on its own, exactly as a single ack; failures are listed, not thrown.
+   * Distinct ids are acked concurrently, but an id given twice is acked once: its first
+   * occurrence gets the store's answer and later ones the answer a second ack would get,
+   * so the outcome does not depend on which concurrent write lands first.
+   */
   async ackMany(principal: Principal, eventIds: string[]): Promise<BulkAckResult> {
-    const outcomes = await Promise.all(eventIds.map((id) => this.ackOutcome(principal, id)));
+    const firstAcks = new Map<string, Promise<AckOutcome>>();
+    const outcomes = await Promise.all(
+      eventIds.map((id) => {
+        const key = id.toLowerCase();
+        const first = firstAcks.get(key);
+        if (first) return first.then(outcomeOfRepeat);
+        const outcome = this.ackOutcome(principal, id);
+        firstAcks.set(key, outcome);
+        return outcome;
+      }),
+    );
     const result: BulkAckResult = { successful: [], failed: [] };
     outcomes.forEach((outcome, index) => {
       const eventId = eventIds[index] as string;
@@ -258,6 +273,13 @@ function settleCreate(outcome: CreateOutcome): CreatedEvent {
     case 'key_reused':
       throw new IdempotencyKeyReusedError(outcome.record.key, outcome.record.eventId);
   }
+}
+
+/** What acking an id again right after `first` answers. */
+function outcomeOfRepeat(first: AckOutcome): AckOutcome {
+  return first.kind === 'acked'
+    ? { kind: 'not_pending', status: 'acknowledged', acknowledgedAt: first.acknowledgedAt }
+    : first;
 }
 
 function settleAck(eventId: string, outcome: AckOutcome): AckedEvent {
