@@ -5,10 +5,11 @@ import path from 'node:path';
 import { ensureServerBuilt, killServer, type ServerProcess, startServer } from '../helpers/server-process';
 
 /**
- * Crash durability with the real server process: concurrent ingest and ack load, `kill -9`
- * mid-load, restart on the same SQLite file, and check that every answered 201 and every
- * answered ack survived, and that retrying the requests cut off by the crash never makes a
- * second event for one idempotency key.
+ * Crash checker in the style of Jepsen's queue checker, on the real server process:
+ * concurrent ingest (unique values, one idempotency key each) and ack load, `kill -9`
+ * mid-load several times, restart on the same SQLite file, retry every request the crash cut
+ * off (ingests with their idempotency key), then count what the server broke: lost (answered
+ * but missing), duplicated (one key, two events) and unexpected (stored but never sent).
  */
 
 const API_KEY = 'test-api-key-12345';
@@ -118,15 +119,25 @@ interface Ledger {
   /** Ingests cut off by a crash, waiting for their retry. */
   indeterminateIngests: Set<string>;
   indeterminateIngestCount: number;
+  /** Acks cut off by a crash, waiting for their retry. */
+  indeterminateAcks: Set<string>;
   indeterminateAckCount: number;
-  /** Indeterminate ingests whose retry was a replay: committed before the kill, answer lost. */
-  committedBeforeKill: number;
+  /**
+   * Indeterminate requests found applied by their retry: an ingest whose retry was a replay,
+   * an ack whose retry answered 409 acknowledged (committed before the kill, answer lost).
+   */
+  recovered: number;
   created201: number;
   acks200: number;
-  /** Promises broken, and keys that named two events (sets: each re-check would repeat them). */
+  /**
+   * Jepsen's queue-checker counts (sets: each re-check would repeat them): lost = answered
+   * but missing; duplicated = one key, two events; unexpected = a stored event nobody sent.
+   */
   lost: Set<string>;
   duplicates: Set<string>;
-  unexpected: string[];
+  unexpected: Set<string>;
+  /** Answers that were neither success nor a cut connection (a 5xx, a wrong 4xx). */
+  wrongAnswers: string[];
   seq: number;
 }
 
@@ -138,13 +149,15 @@ function newLedger(): Ledger {
     ackable: [],
     indeterminateIngests: new Set(),
     indeterminateIngestCount: 0,
+    indeterminateAcks: new Set(),
     indeterminateAckCount: 0,
-    committedBeforeKill: 0,
+    recovered: 0,
     created201: 0,
     acks200: 0,
     lost: new Set(),
     duplicates: new Set(),
-    unexpected: [],
+    unexpected: new Set(),
+    wrongAnswers: [],
     seq: 0,
   };
 }
@@ -202,7 +215,7 @@ async function loadThenKill(server: ServerProcess, ledger: Ledger, cycle: number
       recordCreated(ledger, key, answer.body.event_id);
       successes += 1;
     } else {
-      ledger.unexpected.push(`ingest ${key}: ${answer.status} ${JSON.stringify(answer.body)}`);
+      ledger.wrongAnswers.push(`ingest ${key}: ${answer.status} ${JSON.stringify(answer.body)}`);
     }
   };
 
@@ -211,7 +224,8 @@ async function loadThenKill(server: ServerProcess, ledger: Ledger, cycle: number
     try {
       answer = await call(server.baseUrl, 'POST', `/v1/events/${eventId}/ack`);
     } catch {
-      // Maybe acked, maybe not: never counted, never retried.
+      // Maybe acked, maybe not: retried after the restart, where 409 means it was.
+      ledger.indeterminateAcks.add(eventId);
       ledger.indeterminateAckCount += 1;
       return;
     }
@@ -220,7 +234,7 @@ async function loadThenKill(server: ServerProcess, ledger: Ledger, cycle: number
       ledger.acked.add(eventId);
       successes += 1;
     } else {
-      ledger.unexpected.push(`ack ${eventId}: ${answer.status} ${JSON.stringify(answer.body)}`);
+      ledger.wrongAnswers.push(`ack ${eventId}: ${answer.status} ${JSON.stringify(answer.body)}`);
     }
   };
 
@@ -266,25 +280,39 @@ async function verifyAfterRestart(server: ServerProcess, ledger: Ledger): Promis
   await inPool([...ledger.indeterminateIngests], 16, async (key) => {
     const answer = await ingest(server.baseUrl, key, ledger.bodies.get(key) as IngestBody);
     if (answer.status !== 201 || typeof answer.body.event_id !== 'string') {
-      ledger.unexpected.push(`retry ${key}: ${answer.status} ${JSON.stringify(answer.body)}`);
+      ledger.wrongAnswers.push(`retry ${key}: ${answer.status} ${JSON.stringify(answer.body)}`);
       return;
     }
     ledger.indeterminateIngests.delete(key);
-    if (answer.replayed) ledger.committedBeforeKill += 1;
+    if (answer.replayed) ledger.recovered += 1;
     recordCreated(ledger, key, answer.body.event_id);
+  });
+
+  // Every ack cut off by the kill, retried: 200 (it was not applied) or 409 (it was).
+  await inPool([...ledger.indeterminateAcks], 16, async (eventId) => {
+    const answer = await call(server.baseUrl, 'POST', `/v1/events/${eventId}/ack`);
+    const error = answer.body.error as { details?: { current_status?: string } } | undefined;
+    const wasApplied = answer.status === 409 && error?.details?.current_status === 'acknowledged';
+    if (answer.status !== 200 && !wasApplied) {
+      ledger.wrongAnswers.push(`ack retry ${eventId}: ${answer.status} ${JSON.stringify(answer.body)}`);
+      return;
+    }
+    ledger.indeterminateAcks.delete(eventId);
+    ledger.acked.add(eventId);
+    if (wasApplied) ledger.recovered += 1;
   });
 
   // Replaying every answered key names the same event.
   await inPool([...ledger.created], 16, async ([key, eventId]) => {
     const answer = await ingest(server.baseUrl, key, ledger.bodies.get(key) as IngestBody);
     if (answer.status !== 201) {
-      ledger.unexpected.push(`replay ${key}: ${answer.status} ${JSON.stringify(answer.body)}`);
+      ledger.wrongAnswers.push(`replay ${key}: ${answer.status} ${JSON.stringify(answer.body)}`);
     } else if (answer.body.event_id !== eventId) {
       ledger.duplicates.add(`key ${key}: ${eventId}, replay named ${String(answer.body.event_id)}`);
     }
   });
 
-  // No stored event beyond the one per key: every pending event belongs to a key and is its event.
+  // No stored event beyond the one per key: every pending event was sent, and is its key's event.
   let cursor: string | undefined;
   for (let page = 0; page < 1_000; page += 1) {
     const query = cursor ? `?limit=100&cursor=${encodeURIComponent(cursor)}` : '?limit=100';
@@ -294,6 +322,10 @@ async function verifyAfterRestart(server: ServerProcess, ledger: Ledger): Promis
     const events = answer.body.events as Array<{ event_id: string; payload: { key?: string } }>;
     for (const event of events) {
       const key = event.payload.key ?? '(none)';
+      if (!ledger.bodies.has(key)) {
+        ledger.unexpected.add(`stored event ${event.event_id} with key ${key}, which was never sent`);
+        continue;
+      }
       const known = ledger.created.get(key);
       if (known !== event.event_id) {
         ledger.duplicates.add(`stored event ${event.event_id} for key ${key}, which names ${known}`);
@@ -345,16 +377,19 @@ describe('the real server process under kill -9', () => {
     // Assess
     const indeterminate = ledger.indeterminateIngestCount + ledger.indeterminateAckCount;
     console.log(
-      `crash durability: cycles=${cycles} (kill -9 after ${killedAfter.join('/')} answers) created(201)=${ledger.created201} acks(200)=${ledger.acks200} ` +
-        `indeterminate=${indeterminate} (ingest ${ledger.indeterminateIngestCount}, of which committed before kill ` +
-        `${ledger.committedBeforeKill}; ack ${ledger.indeterminateAckCount}) lost=${ledger.lost.size} ` +
-        `duplicated=${ledger.duplicates.size} unexpected=${ledger.unexpected.length} ` +
+      `crash checker: cycles=${cycles} (kill -9 after ${killedAfter.join('/')} answers) ` +
+        `acknowledged=${ledger.created201 + ledger.acks200} (201 ${ledger.created201}, ack 200 ${ledger.acks200}) ` +
+        `indeterminate=${indeterminate} (ingest ${ledger.indeterminateIngestCount}, ack ${ledger.indeterminateAckCount}) ` +
+        `recovered=${ledger.recovered} lost=${ledger.lost.size} duplicated=${ledger.duplicates.size} ` +
+        `unexpected=${ledger.unexpected.size} wrong-answers=${ledger.wrongAnswers.length} ` +
         `in ${((Date.now() - testStart) / 1000).toFixed(1)} s`,
     );
     expect([...ledger.lost]).toEqual([]);
     expect([...ledger.duplicates]).toEqual([]);
-    expect(ledger.unexpected).toEqual([]);
+    expect([...ledger.unexpected]).toEqual([]);
+    expect(ledger.wrongAnswers).toEqual([]);
     expect(ledger.indeterminateIngests.size).toBe(0);
+    expect(ledger.indeterminateAcks.size).toBe(0);
     expect(cycles).toBeGreaterThanOrEqual(MIN_CYCLES);
     expect(ledger.created201).toBeGreaterThan(100 * cycles);
     expect(ledger.acks200).toBeGreaterThan(0);
