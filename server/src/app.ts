@@ -1,6 +1,7 @@
 import express, { type Express } from 'express';
 import type { Logger } from 'pino';
 import { Authenticator, type AuthMode } from './auth/authenticator';
+import { FailedAuthLimiter } from './auth/failed-auth-limit';
 import { authenticate } from './auth/middleware';
 import { type Clock, systemClock } from './clock';
 import { docsRouter } from './docs/routes';
@@ -8,6 +9,7 @@ import { compileEventInputValidator } from './events/input-schema';
 import { eventsRouter } from './events/routes';
 import { EventsService } from './events/service';
 import { healthRouter } from './health/routes';
+import { corsAllowList } from './http/cors';
 import { errorHandler, notFound } from './http/error-handler';
 import { jsonBody } from './http/json-body';
 import { httpLogger } from './http/logger';
@@ -16,6 +18,7 @@ import { openApiValidator } from './http/openapi-validator';
 import { rateLimit, TokenBucketLimiter } from './http/rate-limit';
 import { requestId } from './http/request-id';
 import { routeGuard } from './http/route-guard';
+import { securityHeaders } from './http/security-headers';
 import { stopWarmUp } from './http/warm-up';
 import { inboxRouter } from './inbox/routes';
 import { InboxService } from './inbox/service';
@@ -36,6 +39,16 @@ export interface AppConfig {
   /** Requests per second per API key; 0 turns rate limiting off. */
   rateLimit: number;
   rateBurst: number;
+  /**
+   * Failed authentications one client address may make at once, then as many per
+   * `authFailureWindowSeconds` (see auth/failed-auth-limit.ts); unset or 0: not limited.
+   */
+  authFailureLimit?: number;
+  authFailureWindowSeconds?: number;
+  /** Express's 'trust proxy' (which X-Forwarded-For hops give the client address); unset: none. */
+  trustProxy?: number | string | false;
+  /** Exact origins allowed by CORS; unset or empty: no CORS at all. */
+  corsOrigins?: readonly string[];
 }
 
 export interface AppDeps {
@@ -73,21 +86,28 @@ export function createApp({
   const authenticator = new Authenticator({ keys, authMode: config.authMode, clock });
   const limiter =
     config.rateLimit > 0 ? new TokenBucketLimiter(config.rateLimit, config.rateBurst, clock) : undefined;
+  const failedAuth = config.authFailureLimit
+    ? new FailedAuthLimiter(config.authFailureLimit, config.authFailureWindowSeconds ?? 60, clock)
+    : undefined;
 
   const app = express();
   app.disable('x-powered-by');
   app.disable('etag');
   app.set('query parser', 'simple');
+  app.set('trust proxy', config.trustProxy ?? false);
 
   app.use(requestId);
   app.use(httpLogger(logger));
+  app.use(securityHeaders());
+  if (config.corsOrigins?.length) app.use(corsAllowList(config.corsOrigins));
   app.use(noConditionalRequests);
   app.use(docsRouter(spec.text, redocBundlePath));
   app.use(routeGuard(spec.document.paths));
   // Authentication (then the rate limit) comes before body parsing and validation, so an
-  // anonymous caller costs little and learns nothing about the contract's rules.
+  // anonymous caller costs little and learns nothing about the contract's rules, and before
+  // idempotency, so a refused request is never stored as the answer to replay.
   const guard = express.Router();
-  guard.use(authenticate(authenticator));
+  guard.use(authenticate(authenticator, failedAuth));
   if (limiter) guard.use(rateLimit(limiter));
   app.use('/v1', (req, res, next) => (req.path === '/health' ? next() : guard(req, res, next)));
   app.use(jsonBody());

@@ -35,6 +35,10 @@ export async function bootApp(options: BootOptions): Promise<{ app: Express; war
       retentionDays: config.retentionDays,
       rateLimit: config.rateLimit,
       rateBurst: config.rateBurst,
+      authFailureLimit: config.authFailureLimit,
+      authFailureWindowSeconds: config.authFailureWindowSeconds,
+      trustProxy: config.trustProxy,
+      corsOrigins: config.corsOrigins,
     },
   });
   const report = await warmUp(app, spec.document.paths);

@@ -1,3 +1,4 @@
+import { isIP } from 'node:net';
 // zod/mini: the same validation as zod's chained API, a tenth of its size in the Lambda bundle.
 import * as z from 'zod/mini';
 
@@ -22,6 +23,72 @@ const integer = (name: string, min: number, max: number, fallback: number) =>
       return parsed;
     }),
   );
+
+/** TRIGGERS_CORS_ORIGINS: exact origins (`https://app.example.com`), comma-separated; no `*`. */
+const origins = z.pipe(
+  z.optional(z.string()),
+  z.transform((value, ctx) => {
+    const list = (value ?? '')
+      .split(',')
+      .map((item) => item.trim())
+      .filter(Boolean);
+    for (const origin of list) {
+      if (!isOrigin(origin)) {
+        ctx.issues.push({
+          code: 'custom',
+          input: value,
+          message: `TRIGGERS_CORS_ORIGINS must list exact origins such as https://app.example.com (scheme, host and port only; no "*"), got "${origin}"`,
+        });
+        return z.NEVER;
+      }
+    }
+    return list;
+  }),
+);
+
+function isOrigin(value: string): boolean {
+  // WHATWG URLs take `https://*.example.com` as a host name; a wildcard is never an origin here.
+  if (value.includes('*')) return false;
+  try {
+    const url = new URL(value);
+    return (url.protocol === 'https:' || url.protocol === 'http:') && url.origin === value;
+  } catch {
+    return false;
+  }
+}
+
+const PROXY_PRESETS = new Set(['loopback', 'linklocal', 'uniquelocal']);
+
+/**
+ * TRIGGERS_TRUST_PROXY, as Express's 'trust proxy' takes it: a number of hops, or the proxies'
+ * addresses, subnets (CIDR) or presets, comma-separated. Unset: X-Forwarded-For is ignored.
+ */
+const trustProxy = z.pipe(
+  z.optional(z.string()),
+  z.transform((value, ctx): number | string | false => {
+    const trimmed = value?.trim() ?? '';
+    if (trimmed === '') return false;
+    if (/^\d+$/.test(trimmed) && Number(trimmed) <= 10) return Number(trimmed);
+    const entries = trimmed.split(',').map((entry) => entry.trim());
+    const valid = entries.every((entry) => {
+      if (PROXY_PRESETS.has(entry)) return true;
+      const [address = '', prefix, extra] = entry.split('/');
+      const family = isIP(address);
+      if (family === 0 || extra !== undefined) return false;
+      if (prefix === undefined) return true;
+      return /^\d+$/.test(prefix) && Number(prefix) <= (family === 4 ? 32 : 128);
+    });
+    if (!valid) {
+      ctx.issues.push({
+        code: 'custom',
+        input: value,
+        message: `TRIGGERS_TRUST_PROXY must be a hop count from 0 to 10, or comma-separated proxy addresses, subnets (CIDR) or loopback/linklocal/uniquelocal, got "${value}"`,
+      });
+      return z.NEVER;
+    }
+    return entries.join(',');
+  }),
+);
 
 const EnvSchema = z.object({
   PORT: integer('PORT', 0, 65_535, 8080),
@@ -50,6 +117,14 @@ const EnvSchema = z.object({
   TRIGGERS_RETENTION_DAYS: integer('TRIGGERS_RETENTION_DAYS', 1, 365, 7),
   TRIGGERS_RATE_LIMIT: integer('TRIGGERS_RATE_LIMIT', 0, 1_000_000, 100),
   TRIGGERS_RATE_BURST: integer('TRIGGERS_RATE_BURST', 1, 1_000_000, 200),
+  TRIGGERS_AUTH_FAILURE_LIMIT: integer('TRIGGERS_AUTH_FAILURE_LIMIT', 0, 1_000_000, 10),
+  TRIGGERS_AUTH_FAILURE_WINDOW_SECONDS: integer('TRIGGERS_AUTH_FAILURE_WINDOW_SECONDS', 1, 86_400, 60),
+  TRIGGERS_TRUST_PROXY: trustProxy,
+  TRIGGERS_CORS_ORIGINS: origins,
+  TRIGGERS_HEADERS_TIMEOUT_MS: integer('TRIGGERS_HEADERS_TIMEOUT_MS', 1_000, 600_000, 15_000),
+  TRIGGERS_REQUEST_TIMEOUT_MS: integer('TRIGGERS_REQUEST_TIMEOUT_MS', 1_000, 600_000, 30_000),
+  TRIGGERS_KEEP_ALIVE_TIMEOUT_MS: integer('TRIGGERS_KEEP_ALIVE_TIMEOUT_MS', 100, 600_000, 5_000),
+  TRIGGERS_MAX_HEADER_BYTES: integer('TRIGGERS_MAX_HEADER_BYTES', 1_024, 1_048_576, 16_384),
   LOG_LEVEL: z._default(z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']), 'info'),
 });
 
@@ -70,6 +145,20 @@ export interface Config {
   /** Requests per second per API key; 0 turns rate limiting off. */
   rateLimit: number;
   rateBurst: number;
+  /** Failed authentications one client address may make at once (then as many per window); 0: no limit. */
+  authFailureLimit: number;
+  authFailureWindowSeconds: number;
+  /** Express's 'trust proxy': false, a hop count, or proxy addresses/subnets. */
+  trustProxy: number | string | false;
+  /** Exact origins allowed by CORS; empty: no CORS. */
+  corsOrigins: string[];
+  /** The local HTTP server's limits (local.ts); on Lambda, API Gateway has its own. */
+  http: {
+    headersTimeoutMs: number;
+    requestTimeoutMs: number;
+    keepAliveTimeoutMs: number;
+    maxHeaderBytes: number;
+  };
   logLevel: string;
 }
 
@@ -87,6 +176,12 @@ export function readConfig(env: NodeJS.ProcessEnv = process.env): Config {
     throw new ConfigError(`Invalid configuration:\n  - ${problems.join('\n  - ')}`);
   }
   const env_ = parsed.data;
+  // Node refuses a headers timeout longer than the request timeout; say so by name.
+  if (env_.TRIGGERS_HEADERS_TIMEOUT_MS > env_.TRIGGERS_REQUEST_TIMEOUT_MS) {
+    throw new ConfigError(
+      `Invalid configuration:\n  - TRIGGERS_HEADERS_TIMEOUT_MS (${env_.TRIGGERS_HEADERS_TIMEOUT_MS}) must not be over TRIGGERS_REQUEST_TIMEOUT_MS (${env_.TRIGGERS_REQUEST_TIMEOUT_MS})`,
+    );
+  }
   return {
     port: env_.PORT,
     host: env_.HOST,
@@ -100,6 +195,16 @@ export function readConfig(env: NodeJS.ProcessEnv = process.env): Config {
     retentionDays: env_.TRIGGERS_RETENTION_DAYS,
     rateLimit: env_.TRIGGERS_RATE_LIMIT,
     rateBurst: env_.TRIGGERS_RATE_BURST,
+    authFailureLimit: env_.TRIGGERS_AUTH_FAILURE_LIMIT,
+    authFailureWindowSeconds: env_.TRIGGERS_AUTH_FAILURE_WINDOW_SECONDS,
+    trustProxy: env_.TRIGGERS_TRUST_PROXY,
+    corsOrigins: env_.TRIGGERS_CORS_ORIGINS,
+    http: {
+      headersTimeoutMs: env_.TRIGGERS_HEADERS_TIMEOUT_MS,
+      requestTimeoutMs: env_.TRIGGERS_REQUEST_TIMEOUT_MS,
+      keepAliveTimeoutMs: env_.TRIGGERS_KEEP_ALIVE_TIMEOUT_MS,
+      maxHeaderBytes: env_.TRIGGERS_MAX_HEADER_BYTES,
+    },
     logLevel: env_.LOG_LEVEL,
   };
 }

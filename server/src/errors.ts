@@ -133,11 +133,12 @@ export class IdempotencyKeyReusedError extends AppError {
 }
 
 export class RateLimitedError extends AppError {
-  constructor(retryAfterSeconds: number) {
+  /** `what`: what was too many, e.g. "failed authentications from this address". */
+  constructor(retryAfterSeconds: number, what = 'requests for this API key') {
     super(
       429,
       'RATE_LIMITED',
-      `Too many requests for this API key; retry after ${retryAfterSeconds} second${retryAfterSeconds === 1 ? '' : 's'}.`,
+      `Too many ${what}; retry after ${retryAfterSeconds} second${retryAfterSeconds === 1 ? '' : 's'}.`,
       { retry_after_seconds: retryAfterSeconds },
       { headers: { 'Retry-After': String(retryAfterSeconds) } },
     );

@@ -1,9 +1,10 @@
-import type { Server } from 'node:http';
+import { createServer, type Server } from 'node:http';
 import pino from 'pino';
 import { DEV_API_KEY } from './auth/api-keys';
 import { bootApp } from './boot';
 import { systemClock } from './clock';
 import { ConfigError, readConfig } from './config';
+import { answerClientErrorsAsJson } from './http/client-error';
 import { loadSpec } from './spec';
 import { openStores } from './store/open-stores';
 
@@ -30,7 +31,25 @@ async function main(): Promise<void> {
   // Warmed up before listening: no client request pays for compiling the contract's schemas.
   const { app, warmUp } = await bootApp({ config, stores, logger, spec: loadSpec() });
 
-  const server = app.listen(config.port, config.host, () => {
+  // Slow or stalled clients cannot hold sockets forever, nor send unbounded headers (431).
+  // Node checks the two request timeouts every connectionsCheckingInterval (30 s by default,
+  // which would stretch a 15 s headers timeout to up to 45 s): check every second instead.
+  const server = createServer(
+    {
+      headersTimeout: config.http.headersTimeoutMs,
+      requestTimeout: config.http.requestTimeoutMs,
+      keepAliveTimeout: config.http.keepAliveTimeoutMs,
+      maxHeaderSize: config.http.maxHeaderBytes,
+      connectionsCheckingInterval: 1_000,
+    },
+    app,
+  );
+  answerClientErrorsAsJson(server, { maxHeaderBytes: config.http.maxHeaderBytes });
+  server.once('error', (error: Error) => {
+    console.error(`Triggers API failed to listen: ${error.message}`);
+    process.exit(1);
+  });
+  server.listen(config.port, config.host, () => {
     const address = server.address();
     const port = typeof address === 'object' && address ? address.port : config.port;
     logger.info(
@@ -50,11 +69,6 @@ async function main(): Promise<void> {
       );
     }
   });
-  // Slow or stalled clients cannot hold sockets forever.
-  server.headersTimeout = 15_000;
-  server.requestTimeout = 30_000;
-  server.keepAliveTimeout = 5_000;
-
   const shutdown = (signal: string) => {
     logger.info({ signal }, 'shutting down: no new connections; finishing in-flight requests');
     closeGracefully(server)

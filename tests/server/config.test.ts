@@ -15,6 +15,16 @@ describe('readConfig', () => {
       retentionDays: 7,
       rateLimit: 100,
       rateBurst: 200,
+      authFailureLimit: 10,
+      authFailureWindowSeconds: 60,
+      trustProxy: false,
+      corsOrigins: [],
+      http: {
+        headersTimeoutMs: 15_000,
+        requestTimeoutMs: 30_000,
+        keepAliveTimeoutMs: 5_000,
+        maxHeaderBytes: 16_384,
+      },
       logLevel: 'info',
     });
   });
@@ -30,6 +40,14 @@ describe('readConfig', () => {
       TRIGGERS_RETENTION_DAYS: '30',
       TRIGGERS_RATE_LIMIT: '0',
       TRIGGERS_RATE_BURST: '5',
+      TRIGGERS_AUTH_FAILURE_LIMIT: '0',
+      TRIGGERS_AUTH_FAILURE_WINDOW_SECONDS: '300',
+      TRIGGERS_TRUST_PROXY: 'loopback, 10.0.0.0/8',
+      TRIGGERS_CORS_ORIGINS: 'https://app.example.com, http://localhost:3000',
+      TRIGGERS_HEADERS_TIMEOUT_MS: '5000',
+      TRIGGERS_REQUEST_TIMEOUT_MS: '10000',
+      TRIGGERS_KEEP_ALIVE_TIMEOUT_MS: '61000',
+      TRIGGERS_MAX_HEADER_BYTES: '8192',
       LOG_LEVEL: 'debug',
     });
     expect(config).toMatchObject({
@@ -37,8 +55,62 @@ describe('readConfig', () => {
       authMode: 'aws',
       retentionDays: 30,
       rateLimit: 0,
+      rateBurst: 5,
+      authFailureLimit: 0,
+      authFailureWindowSeconds: 300,
+      trustProxy: 'loopback,10.0.0.0/8',
+      corsOrigins: ['https://app.example.com', 'http://localhost:3000'],
+      http: {
+        headersTimeoutMs: 5_000,
+        requestTimeoutMs: 10_000,
+        keepAliveTimeoutMs: 61_000,
+        maxHeaderBytes: 8_192,
+      },
       logLevel: 'debug',
     });
+  });
+
+  it('reads TRIGGERS_TRUST_PROXY as a hop count, or as proxy addresses and subnets', () => {
+    expect(readConfig({ TRIGGERS_TRUST_PROXY: '1' }).trustProxy).toBe(1);
+    expect(readConfig({ TRIGGERS_TRUST_PROXY: '::1, fd00::/8, uniquelocal' }).trustProxy).toBe(
+      '::1,fd00::/8,uniquelocal',
+    );
+    expect(readConfig({ TRIGGERS_TRUST_PROXY: ' ' }).trustProxy).toBe(false);
+  });
+
+  it.each([
+    ['*', /TRIGGERS_CORS_ORIGINS must list exact origins .* got "\*"/],
+    ['https://app.example.com/', /got "https:\/\/app\.example\.com\/"/],
+    ['https://app.example.com/path', /TRIGGERS_CORS_ORIGINS/],
+    ['ftp://files.example.com', /TRIGGERS_CORS_ORIGINS/],
+    ['app.example.com', /TRIGGERS_CORS_ORIGINS/],
+    ['https://*.example.com', /TRIGGERS_CORS_ORIGINS/],
+  ])('refuses the CORS origin %s: only exact origins', (value, message) => {
+    expect(() => readConfig({ TRIGGERS_CORS_ORIGINS: `https://ok.example.com,${value}` })).toThrow(message);
+  });
+
+  it.each(['true', '11', 'everyone', '10.0.0.0/33', '10.0.0.1/8/1', 'proxy.example.com'])(
+    'refuses TRIGGERS_TRUST_PROXY=%s',
+    (value) => {
+      expect(() => readConfig({ TRIGGERS_TRUST_PROXY: value })).toThrow(
+        /TRIGGERS_TRUST_PROXY must be a hop count/,
+      );
+    },
+  );
+
+  it('refuses HTTP limits out of range, and a headers timeout over the request timeout', () => {
+    expect(() => readConfig({ TRIGGERS_MAX_HEADER_BYTES: '100' })).toThrow(
+      /TRIGGERS_MAX_HEADER_BYTES must be an integer from 1024 to 1048576/,
+    );
+    expect(() => readConfig({ TRIGGERS_KEEP_ALIVE_TIMEOUT_MS: 'soon' })).toThrow(
+      /TRIGGERS_KEEP_ALIVE_TIMEOUT_MS/,
+    );
+    expect(() => readConfig({ TRIGGERS_AUTH_FAILURE_WINDOW_SECONDS: '0' })).toThrow(
+      /TRIGGERS_AUTH_FAILURE_WINDOW_SECONDS must be an integer from 1 to 86400/,
+    );
+    expect(() =>
+      readConfig({ TRIGGERS_HEADERS_TIMEOUT_MS: '40000', TRIGGERS_REQUEST_TIMEOUT_MS: '30000' }),
+    ).toThrow(/TRIGGERS_HEADERS_TIMEOUT_MS \(40000\) must not be over TRIGGERS_REQUEST_TIMEOUT_MS \(30000\)/);
   });
 
   it('stops with one message naming every bad variable', () => {

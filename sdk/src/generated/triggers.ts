@@ -257,7 +257,7 @@ export interface components {
         Payload: {
             [key: string]: unknown;
         };
-        /** @description Optional metadata. Other keys than those listed are stored as given. */
+        /** @description Optional metadata, at most 16,384 bytes as compact UTF-8 JSON (else 413). Other keys than those listed are stored as given. */
         MetadataInput: {
             correlation_id?: string;
             priority?: components["schemas"]["Priority"];
@@ -601,11 +601,13 @@ export interface components {
                 "application/json": components["schemas"]["Error"];
             };
         };
-        /** @description `RATE_LIMITED`: too many requests for this API key; wait `Retry-After` seconds. */
+        /** @description `RATE_LIMITED`: too many requests for this API key, or too many failed authentications from this client address; wait `Retry-After` seconds. */
         RateLimited: {
             headers: {
                 "X-Request-ID": components["headers"]["X-Request-ID"];
                 "Retry-After": components["headers"]["Retry-After"];
+                "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                RateLimit: components["headers"]["RateLimit"];
                 [name: string]: unknown;
             };
             content: {
@@ -678,6 +680,25 @@ export interface components {
         "X-Request-ID": string;
         /** @description Seconds to wait before retrying. */
         "Retry-After": string;
+        /**
+         * @description The rate limit that applies, as in the IETF draft "RateLimit header fields for HTTP"
+         *     (draft-ietf-httpapi-ratelimit-headers): a structured-field list of one policy. On
+         *     every answer of an authenticated operation, while rate limiting is on, the policy is
+         *     `"per-key"`: each API key has a token bucket of `q` requests (the burst) that refills
+         *     completely in `w` seconds, so it sustains `q`/`w` requests per second. `pk` tells keys
+         *     apart by a hash of the key id, never the key. On a `429` for failed authentications the
+         *     policy is `"failed-auth"`: `q` failed attempts per client address, then `q` per `w`
+         *     seconds.
+         * @example "per-key";q=200;w=2;pk=:3saUonF14OZ3BU4C:
+         */
+        "RateLimit-Policy": string;
+        /**
+         * @description What is left of the policy named in `RateLimit-Policy`: `r` requests can be sent now,
+         *     and in `t` seconds the bucket is full again. When a request is refused, `Retry-After`
+         *     says when the next one will pass.
+         * @example "per-key";r=199;t=1;pk=:3saUonF14OZ3BU4C:
+         */
+        RateLimit: string;
         /** @description The methods the path supports. */
         Allow: string;
     };
@@ -773,6 +794,8 @@ export interface operations {
             201: {
                 headers: {
                     "X-Request-ID": components["headers"]["X-Request-ID"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    RateLimit: components["headers"]["RateLimit"];
                     /** @description Path of the new event. */
                     Location?: string;
                     /** @description `true` when this answer replays an earlier request with the same idempotency key. */
@@ -847,6 +870,8 @@ export interface operations {
             200: {
                 headers: {
                     "X-Request-ID": components["headers"]["X-Request-ID"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    RateLimit: components["headers"]["RateLimit"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -920,6 +945,8 @@ export interface operations {
             200: {
                 headers: {
                     "X-Request-ID": components["headers"]["X-Request-ID"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    RateLimit: components["headers"]["RateLimit"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -977,6 +1004,8 @@ export interface operations {
             200: {
                 headers: {
                     "X-Request-ID": components["headers"]["X-Request-ID"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    RateLimit: components["headers"]["RateLimit"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -1028,6 +1057,8 @@ export interface operations {
             204: {
                 headers: {
                     "X-Request-ID": components["headers"]["X-Request-ID"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    RateLimit: components["headers"]["RateLimit"];
                     [name: string]: unknown;
                 };
                 content?: never;
@@ -1057,6 +1088,8 @@ export interface operations {
             200: {
                 headers: {
                     "X-Request-ID": components["headers"]["X-Request-ID"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    RateLimit: components["headers"]["RateLimit"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -1110,6 +1143,8 @@ export interface operations {
             200: {
                 headers: {
                     "X-Request-ID": components["headers"]["X-Request-ID"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    RateLimit: components["headers"]["RateLimit"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -1165,6 +1200,8 @@ export interface operations {
             200: {
                 headers: {
                     "X-Request-ID": components["headers"]["X-Request-ID"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    RateLimit: components["headers"]["RateLimit"];
                     [name: string]: unknown;
                 };
                 content: {

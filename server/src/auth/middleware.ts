@@ -1,8 +1,9 @@
 import type { Request, RequestHandler, Response } from 'express';
-import { ForbiddenError } from '../errors';
+import { ForbiddenError, UnauthorizedError } from '../errors';
 import { isWarmUpRequest, WARM_UP_PRINCIPAL } from '../http/warm-up';
 import type { Scope } from '../store/key-store';
 import type { Authenticator } from './authenticator';
+import type { FailedAuthLimiter } from './failed-auth-limit';
 import type { Principal } from './principal';
 
 /** The key from `X-API-Key`, else from `Authorization: Bearer <key>`. */
@@ -14,12 +15,25 @@ export function readApiKey(req: Request): string | undefined {
   return match?.[1];
 }
 
-/** Resolves the request's API key and keeps the principal in `res.locals`. */
-export function authenticate(authenticator: Authenticator): RequestHandler {
+/**
+ * Resolves the request's API key and keeps the principal in `res.locals`. With `failures`, an
+ * address that failed too often is refused before its key is looked up, and each wrong key
+ * counts against its address. A missing key counts as no attempt: it guesses nothing.
+ */
+export function authenticate(authenticator: Authenticator, failures?: FailedAuthLimiter): RequestHandler {
   return async (req, res, next) => {
-    res.locals.principal = isWarmUpRequest(req)
-      ? WARM_UP_PRINCIPAL
-      : await authenticator.authenticate(readApiKey(req));
+    if (isWarmUpRequest(req)) {
+      res.locals.principal = WARM_UP_PRINCIPAL;
+      return next();
+    }
+    failures?.check(req, res);
+    const rawKey = readApiKey(req);
+    try {
+      res.locals.principal = await authenticator.authenticate(rawKey);
+    } catch (error) {
+      if (failures && rawKey && error instanceof UnauthorizedError) failures.fail(req);
+      throw error;
+    }
     next();
   };
 }

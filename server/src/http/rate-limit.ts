@@ -1,59 +1,145 @@
-import type { RequestHandler } from 'express';
+import { createHash } from 'node:crypto';
+import type { RequestHandler, Response } from 'express';
 import { principalOf } from '../auth/middleware';
 import type { Clock } from '../clock';
 import { RateLimitedError } from '../errors';
+import { isWarmUpRequest } from './warm-up';
 
 interface Bucket {
   tokens: number;
   updatedAt: number;
 }
 
+/** A bucket as one call leaves it. */
+export interface BucketState {
+  /** take: this request passed; peek and charge: a request would pass now. */
+  allowed: boolean;
+  /** Whole tokens left: requests that would pass right now. */
+  remaining: number;
+  /** Seconds until the bucket is full again (0 when it is). */
+  resetSeconds: number;
+  /** Seconds until the next request would pass (0: it would pass now). */
+  retryAfterSeconds: number;
+}
+
 /** Buckets kept before idle (full) ones are dropped. */
 const MAX_BUCKETS = 10_000;
 
 /**
- * Per-key token bucket: `ratePerSecond` tokens flow in continuously, up to `burst`. A request
+ * Token buckets by key: `ratePerSecond` tokens flow in continuously, up to `burst`. A request
  * takes one token or is refused with the seconds until one is back.
  */
 export class TokenBucketLimiter {
   private readonly buckets = new Map<string, Bucket>();
 
   constructor(
-    private readonly ratePerSecond: number,
-    private readonly burst: number,
+    readonly ratePerSecond: number,
+    readonly burst: number,
     private readonly clock: Clock,
   ) {}
 
-  /** 0 when allowed, else the whole seconds to wait. */
-  take(key: string): number {
+  /** Takes a token when there is one. */
+  take(key: string): BucketState {
     const now = this.clock();
-    const bucket = this.buckets.get(key) ?? { tokens: this.burst, updatedAt: now };
-    const refilled = Math.min(
-      this.burst,
-      bucket.tokens + ((now - bucket.updatedAt) / 1000) * this.ratePerSecond,
-    );
-    if (!this.buckets.has(key) && this.buckets.size >= MAX_BUCKETS) this.dropIdle(now);
-    if (refilled >= 1) {
-      this.buckets.set(key, { tokens: refilled - 1, updatedAt: now });
-      return 0;
-    }
-    this.buckets.set(key, { tokens: refilled, updatedAt: now });
-    return Math.max(1, Math.ceil((1 - refilled) / this.ratePerSecond));
+    const tokens = this.refilled(key, now);
+    const allowed = tokens >= 1;
+    return this.store(key, allowed ? tokens - 1 : tokens, now, allowed);
   }
 
+  /** Whether a token is there, taking none. */
+  peek(key: string): BucketState {
+    const now = this.clock();
+    const tokens = this.refilled(key, now);
+    return this.state(tokens, tokens >= 1);
+  }
+
+  /**
+   * Takes a token even when there is none. The balance may go below zero, so that requests
+   * that all passed `peek` at once are paid for: the key then waits longer.
+   */
+  charge(key: string): BucketState {
+    const now = this.clock();
+    const tokens = this.refilled(key, now) - 1;
+    return this.store(key, tokens, now, tokens >= 1);
+  }
+
+  private refilled(key: string, now: number): number {
+    const bucket = this.buckets.get(key);
+    if (!bucket) return this.burst;
+    return Math.min(this.burst, bucket.tokens + ((now - bucket.updatedAt) / 1000) * this.ratePerSecond);
+  }
+
+  private store(key: string, tokens: number, now: number, allowed: boolean): BucketState {
+    if (!this.buckets.has(key) && this.buckets.size >= MAX_BUCKETS) this.dropIdle(now);
+    this.buckets.set(key, { tokens, updatedAt: now });
+    return this.state(tokens, allowed);
+  }
+
+  private state(tokens: number, allowed: boolean): BucketState {
+    return {
+      allowed,
+      remaining: Math.max(0, Math.floor(tokens)),
+      resetSeconds: Math.max(0, Math.ceil((this.burst - tokens) / this.ratePerSecond)),
+      retryAfterSeconds: tokens >= 1 ? 0 : Math.max(1, Math.ceil((1 - tokens) / this.ratePerSecond)),
+    };
+  }
+
+  /** Forgets buckets that are full again (a forgotten key starts full): never one in debt. */
   private dropIdle(now: number): void {
-    const fullAfterMs = (this.burst / this.ratePerSecond) * 1000;
     for (const [key, bucket] of this.buckets) {
-      if (now - bucket.updatedAt >= fullAfterMs) this.buckets.delete(key);
+      if (bucket.tokens + ((now - bucket.updatedAt) / 1000) * this.ratePerSecond >= this.burst) {
+        this.buckets.delete(key);
+      }
     }
   }
 }
 
-/** 429 RATE_LIMITED with Retry-After once the API key's bucket is empty. */
+/**
+ * The IETF `RateLimit-Policy` and `RateLimit` fields (draft-ietf-httpapi-ratelimit-headers-10/11,
+ * structured-field lists of one item named after the policy).
+ *
+ * A token bucket has no fixed window, so it is told as the quota policy it behaves like: `q` is
+ * the burst (what a full bucket lets through at once) and `w` the seconds an empty bucket takes
+ * to fill again (burst / rate, rounded up), so q/w is the sustained rate. In `RateLimit`, `r` is
+ * the whole tokens left and `t` the seconds until the bucket is full again (the quota is whole
+ * again then); when refused, `Retry-After` says when one request will pass.
+ */
+export function setRateLimitHeaders(
+  res: Response,
+  policy: string,
+  limiter: TokenBucketLimiter,
+  state: BucketState,
+  partitionKey?: string,
+): void {
+  const window = Math.max(1, Math.ceil(limiter.burst / limiter.ratePerSecond));
+  const pk = partitionKey === undefined ? '' : `;pk=:${partitionKey}:`;
+  res.setHeader('RateLimit-Policy', `"${policy}";q=${limiter.burst};w=${window}${pk}`);
+  res.setHeader('RateLimit', `"${policy}";r=${state.remaining};t=${state.resetSeconds}${pk}`);
+}
+
+/**
+ * The partition key of a key id's bucket, as a structured-field byte sequence (base64): a
+ * hash of the key id, so the headers tell buckets apart without naming the key.
+ */
+export function partitionKeyOf(keyId: string): string {
+  return createHash('sha256').update(keyId, 'utf8').digest().subarray(0, 12).toString('base64');
+}
+
+export const PER_KEY_POLICY = 'per-key';
+
+/**
+ * Per API key (its key id): 429 RATE_LIMITED with Retry-After once the bucket is empty, and the
+ * RateLimit headers on every answer it lets through (2xx, and the 4xx after it) as on the 429.
+ * It runs before the body is read, so a refused request never reaches idempotency: a 429 is
+ * never stored, and its retry is a first request.
+ */
 export function rateLimit(limiter: TokenBucketLimiter): RequestHandler {
-  return (_req, res, next) => {
-    const retryAfter = limiter.take(principalOf(res).keyId);
-    if (retryAfter > 0) throw new RateLimitedError(retryAfter);
+  return (req, res, next) => {
+    if (isWarmUpRequest(req)) return next();
+    const keyId = principalOf(res).keyId;
+    const state = limiter.take(keyId);
+    setRateLimitHeaders(res, PER_KEY_POLICY, limiter, state, partitionKeyOf(keyId));
+    if (!state.allowed) throw new RateLimitedError(state.retryAfterSeconds);
     next();
   };
 }

@@ -1,0 +1,45 @@
+import type { RequestHandler } from 'express';
+import helmet from 'helmet';
+
+/**
+ * Security headers for a JSON API (helmet), on every answer, errors included:
+ * - `Content-Security-Policy: default-src 'none'; frame-ancestors 'none'`: a JSON answer
+ *   opened as a page can load nothing and be framed by no one. The /docs page replaces it
+ *   with DOCS_CONTENT_SECURITY_POLICY.
+ * - `X-Frame-Options: DENY` for browsers without `frame-ancestors`.
+ * - `Strict-Transport-Security` (one year, subdomains): browsers ignore it over plain HTTP,
+ *   and behind TLS (API Gateway) it keeps them on HTTPS.
+ * - helmet's other defaults: `nosniff`, `Referrer-Policy: no-referrer`, same-origin
+ *   `Cross-Origin-Opener-Policy` and `Cross-Origin-Resource-Policy` (CORS requests, which
+ *   browsers send with an API key header, are governed by CORS instead).
+ */
+export function securityHeaders(): RequestHandler {
+  return helmet({
+    contentSecurityPolicy: {
+      useDefaults: false,
+      directives: { defaultSrc: ["'none'"], frameAncestors: ["'none'"] },
+    },
+    xFrameOptions: { action: 'deny' },
+    strictTransportSecurity: { maxAge: 31_536_000, includeSubDomains: true },
+  });
+}
+
+/**
+ * What the Redoc page (docs/routes.ts) loads, and nothing else: its script from this server,
+ * the contract by fetch, the styles Redoc injects at run time (styled-components writes
+ * `<style>` elements, hence 'unsafe-inline' for styles only), the search index's Web Worker,
+ * which Redoc starts from a blob: URL, and data: images. No eval, no other origin (Redoc's
+ * footer logo from its CDN stays blocked; the page hides it when it fails to load).
+ */
+export const DOCS_CONTENT_SECURITY_POLICY = [
+  "default-src 'none'",
+  "script-src 'self'",
+  "style-src 'self' 'unsafe-inline'",
+  "img-src 'self' data:",
+  "font-src 'self'",
+  "connect-src 'self'",
+  'worker-src blob:',
+  "base-uri 'none'",
+  "form-action 'none'",
+  "frame-ancestors 'none'",
+].join('; ');
