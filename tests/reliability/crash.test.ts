@@ -3,6 +3,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { ensureServerBuilt, killServer, type ServerProcess, startServer } from '../helpers/server-process';
+import { inPool } from './ingest-ledger';
 
 /**
  * Crash checker in the style of Jepsen's queue checker, on the real server process:
@@ -88,19 +89,6 @@ function ingest(base: string, key: string, body: IngestBody): Promise<Answer> {
     headers: { 'Idempotency-Key': key },
     body: JSON.stringify(body),
   });
-}
-
-/** Runs `fn` over `items` with at most `concurrency` calls in flight. */
-async function inPool<T>(items: readonly T[], concurrency: number, fn: (item: T) => Promise<void>) {
-  let next = 0;
-  const worker = async () => {
-    while (next < items.length) {
-      const item = items[next] as T;
-      next += 1;
-      await fn(item);
-    }
-  };
-  await Promise.all(Array.from({ length: Math.min(concurrency, items.length) }, worker));
 }
 
 // ---------------------------------------------------------------------------------------------

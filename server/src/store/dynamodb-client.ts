@@ -7,10 +7,24 @@ export interface DynamoClientOptions {
   endpoint?: string;
 }
 
+const MAX_ATTEMPTS = 3;
 /**
- * One document client per process. The SDK's standard retry mode retries throttling and
- * transient faults with exponential backoff and jitter (4 attempts in all); the timeouts
- * make a store that does not answer fail fast, so health can say so and requests get a 503.
+ * Per attempt. DynamoDB answers in milliseconds; this leaves DynamoDB Local on a loaded
+ * 2-core test box room, and an attempt that runs out is retried.
+ */
+const REQUEST_TIMEOUT_MS = 2_000;
+
+/**
+ * One document client per process. The SDK's standard retry mode retries throttling,
+ * transient faults and timeouts with exponential backoff and jitter.
+ *
+ * The timeouts bound how long a request waits on a store that does not answer. A refused
+ * connection fails at once; a hung one (accepting connections, never answering) would
+ * otherwise hold every request for the SDK's 300 s socket default, because `requestTimeout`
+ * alone only logs a warning: `throwOnRequestTimeout` makes it fail the attempt. So one call
+ * takes at most MAX_ATTEMPTS x REQUEST_TIMEOUT_MS plus the backoff (<= 0.6 s), ~6.6 s: under
+ * the Lambda's 10 s timeout, so the client still gets a 503 in the envelope, not the
+ * gateway's bare 504 (tests/reliability/dynamodb-outage.test.ts).
  */
 export function createDynamoClients({ region, endpoint }: DynamoClientOptions): DynamoClients {
   // The SDK is pinned to a release that supports Node 20 (STACK.md); without this it warns,
@@ -19,9 +33,14 @@ export function createDynamoClients({ region, endpoint }: DynamoClientOptions): 
   const base = new DynamoDBClient({
     region,
     endpoint,
-    maxAttempts: 4,
+    maxAttempts: MAX_ATTEMPTS,
     retryMode: 'standard',
-    requestHandler: { connectionTimeout: 1_000, requestTimeout: 5_000 },
+    requestHandler: {
+      connectionTimeout: 1_000,
+      // Per attempt, from the moment it is sent (waiting for a free socket included).
+      requestTimeout: REQUEST_TIMEOUT_MS,
+      throwOnRequestTimeout: true,
+    },
     // DynamoDB Local accepts any credentials; on AWS the default provider chain applies.
     ...(endpoint ? { credentials: { accessKeyId: 'local', secretAccessKey: 'local' } } : {}),
   });

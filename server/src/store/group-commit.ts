@@ -29,6 +29,12 @@ export class GroupCommit {
         try {
           return { ok: true, value: savepoint(write.work) };
         } catch (error) {
+          // Some errors (SQLITE_FULL, IOERR, BUSY, NOMEM) may make SQLite roll back the whole
+          // transaction, not just the statement (sqlite.org/lang_transaction.html): the writes
+          // before this one are gone, and the ones after would each commit on their own,
+          // outside the group. The whole batch fails with this error instead (not with the
+          // COMMIT's "no transaction is active", which would be an internal error).
+          if (!db.inTransaction) throw error;
           return { ok: false, value: error };
         }
       }),
