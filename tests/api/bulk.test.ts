@@ -68,6 +68,24 @@ describe('POST /v1/events/bulk', () => {
     expect(await pendingCount()).toBe(2);
   });
 
+  it('gives a key shared by two items of one request to the first item, every time, on every store', async () => {
+    for (let attempt = 0; attempt < 10; attempt += 1) {
+      // Act
+      const key = `shared-${attempt}`;
+      const res = await bulk([
+        item(0, { event_type: 'first', metadata: { idempotency_key: key } }),
+        item(1, { event_type: 'second', metadata: { idempotency_key: key } }),
+      ]);
+
+      // Assess
+      expect(res.body.successful.map((s: { index: number }) => s.index)).toEqual([0]);
+      expect(
+        res.body.failed.map((f: { index: number; error: { code: string } }) => [f.index, f.error.code]),
+      ).toEqual([[1, 'IDEMPOTENCY_KEY_REUSED']]);
+    }
+    expect(await pendingCount()).toBe(10);
+  });
+
   it('makes a whole retried request safe with the Idempotency-Key header', async () => {
     const items = [item(0), item(1), item(2)];
     const first = await bulk(items, 'batch-1');

@@ -125,6 +125,38 @@ describe('GET /v1/inbox', () => {
     expect(window.body.events.length).toBeGreaterThan(0);
   });
 
+  it.each([
+    ['equal to', '2026-11-27T12:00:00.000Z'],
+    ['earlier than', '2026-11-27T11:00:00.000Z'],
+  ])('answers 200 with no events when created_before is %s created_after', async (_name, before) => {
+    // Prepare
+    await seed(2);
+
+    // Act
+    const res = await page({ created_after: '2026-11-27T12:00:00.000Z', created_before: before });
+
+    // Assess
+    expect(res.status).toBe(200);
+    expect(res.body.events).toEqual([]);
+    expect(res.body.pagination.has_more).toBe(false);
+  });
+
+  it("filters on a source holding ( ) ! * ' whether or not the client percent-encodes them", async () => {
+    // Prepare
+    await seed(2, (i) => (i === 0 ? { source: "order(1)!*'" } : {}));
+
+    // Act
+    const raw = await checked(request(t.app).get("/v1/inbox?source=order(1)!*'").set('X-API-Key', DEV_KEY));
+    const encoded = await checked(
+      request(t.app).get('/v1/inbox?source=order%281%29%21%2A%27').set('X-API-Key', DEV_KEY),
+    );
+
+    // Assess
+    expect([raw.status, encoded.status]).toEqual([200, 200]);
+    expect(raw.body.events.map((e: WireEvent) => e.source)).toEqual(["order(1)!*'"]);
+    expect(encoded.body.events).toEqual(raw.body.events);
+  });
+
   it('accepts created_after with its colons unencoded, as people type it', async () => {
     await seed(2);
     const res = await checked(

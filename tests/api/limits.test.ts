@@ -57,6 +57,50 @@ describe('Payload size limit', () => {
     expect(await t.countEvents()).toBe(0);
   });
 
+  it.each([
+    [
+      'a single event',
+      '/v1/events',
+      (metadata: object) => ({ source: 's', event_type: 't', payload: {}, metadata }),
+    ],
+    [
+      'a bulk item',
+      '/v1/events/bulk',
+      (metadata: object) => ({ items: [{ source: 's', event_type: 't', payload: {}, metadata }] }),
+    ],
+  ])(
+    'keeps metadata of exactly 16,384 bytes and refuses one byte more with 413, for %s',
+    async (_name, path, body) => {
+      // Prepare: {"note":"x…"} of exactly `bytes` bytes
+      const metadataOf = (bytes: number) => ({ note: 'x'.repeat(bytes - '{"note":""}'.length) });
+
+      // Act
+      const kept = await checked(
+        request(t.app)
+          .post(path)
+          .set('X-API-Key', DEV_KEY)
+          .send(body(metadataOf(16_384))),
+      );
+      const refused = await checked(
+        request(t.app)
+          .post(path)
+          .set('X-API-Key', DEV_KEY)
+          .send(body(metadataOf(16_385))),
+      );
+
+      // Assess
+      const keptId = kept.body.event_id ?? kept.body.successful?.[0]?.event_id;
+      const got = await checked(request(t.app).get(`/v1/events/${keptId}`).set('X-API-Key', DEV_KEY));
+      expect(got.body.metadata.note).toHaveLength(16_384 - '{"note":""}'.length);
+      const error = refused.body.error ?? refused.body.failed?.[0]?.error;
+      expect(error).toMatchObject({
+        code: 'PAYLOAD_TOO_LARGE',
+        details: { limit_bytes: 16_384, actual_bytes: 16_385 },
+      });
+      expect(await t.countEvents()).toBe(1);
+    },
+  );
+
   it('counts UTF-8 bytes, not characters', async () => {
     // 'é' is 2 bytes in UTF-8: 204,795 of them (fewer than 409,600 characters in all) make
     // 409,590 bytes, plus 11 for {"data":""}: one byte over.

@@ -180,6 +180,49 @@ describe('DynamoEventStore specifics', () => {
     }
   });
 
+  it('treats a create or an ack that landed but whose answer was lost as done, not as a conflict', async () => {
+    // A lost answer (the write applied, the attempt timed out) cannot be produced on demand:
+    // a fake fault, injected below the SDK's retry strategy after the real write went through.
+    const s = await makeDynamoStore();
+    const lossy = createDynamoClients({ region: 'us-east-1', endpoint: endpoint as string });
+    let loseNextAnswer = false;
+    let lost = 0;
+    lossy.base.middlewareStack.add(
+      (next) => async (args) => {
+        const result = await next(args);
+        if (loseNextAnswer) {
+          loseNextAnswer = false;
+          lost += 1;
+          throw Object.assign(new Error('Request timed out'), { name: 'TimeoutError', $metadata: {} });
+        }
+        return result;
+      },
+      { step: 'finalizeRequest', name: 'fakeLostAnswer' },
+    );
+    try {
+      const store = new DynamoEventStore({
+        client: lossy.documents,
+        tableName: s.names.events,
+        clock: s.clock.read,
+      });
+      const event = newEvent(s.clock);
+
+      loseNextAnswer = true;
+      const created = await store.create({ event });
+      loseNextAnswer = true;
+      const acked = await store.ack('tenant-a', event.eventId, s.clock.now);
+      const again = await store.ack('tenant-a', event.eventId, s.clock.now);
+
+      expect(lost).toBe(2);
+      expect(created.kind).toBe('created');
+      expect(acked).toEqual({ kind: 'acked', acknowledgedAt: s.clock.now });
+      expect(again).toMatchObject({ kind: 'not_pending', status: 'acknowledged' });
+    } finally {
+      lossy.base.destroy();
+      await s.cleanup();
+    }
+  });
+
   it('answers UnavailableError, never an AWS error, when the endpoint does not answer', async () => {
     const dead = createDynamoClients({ region: 'us-east-1', endpoint: 'http://127.0.0.1:9' });
     const clock = new FakeClock();

@@ -23,6 +23,11 @@ type ItemError = components['schemas']['ItemError'];
 /** `payload` limit: bytes of its compact UTF-8 JSON serialization. */
 export const PAYLOAD_LIMIT_BYTES = 409_600;
 export const PAYLOAD_MAX_DEPTH = 64;
+/**
+ * `metadata` limit, in the same bytes: it is stored as it is next to the (compressed) payload,
+ * and both must fit in one DynamoDB item of 400 KB.
+ */
+export const METADATA_LIMIT_BYTES = 16_384;
 export const IDEMPOTENCY_TTL_MS = 24 * 60 * 60 * 1000;
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
@@ -74,10 +79,14 @@ export class EventsService {
    * Bulk ingest: each item is validated, sized and written on its own (all in one group
    * commit), so a bad item fails alone and writes nothing. An item without a key of its own
    * uses `<Idempotency-Key header>:<index>`, which makes a retried bulk request safe.
+   * A key given to several items is claimed by its first occurrence: later ones wait for
+   * that write and then replay it or fail with 422, so the outcome does not depend on which
+   * concurrent write lands first (on DynamoDB, either could).
    */
   async createMany(principal: Principal, items: unknown[], headerKey?: string): Promise<BulkCreateResult> {
     const result: BulkCreateResult = { successful: [], failed: [] };
     const writes: Array<Promise<void>> = [];
+    const lastWriteOfKey = new Map<string, Promise<CreateOutcome>>();
     items.forEach((item, index) => {
       try {
         const errors = this.options.validateEventInput(item, `/items/${index}`);
@@ -88,19 +97,20 @@ export class EventsService {
         const ownKey = input.metadata?.idempotency_key;
         const key = ownKey ?? (headerKey === undefined ? undefined : `${headerKey}:${index}`);
         const request = this.prepare(principal, input, key, `/items/${index}`, ownKey !== undefined);
+        const write = () => this.options.store.create(request);
+        const earlier = key === undefined ? undefined : lastWriteOfKey.get(key);
+        const outcome = earlier ? earlier.then(write, write) : write();
+        if (key !== undefined) lastWriteOfKey.set(key, outcome);
         writes.push(
-          this.options.store
-            .create(request)
-            .then(settleCreate)
-            .then(
-              (created) => {
-                result.successful.push({ index, ...created });
-              },
-              (error: unknown) => {
-                if (!(error instanceof IdempotencyKeyReusedError)) throw error;
-                result.failed.push({ index, error: toItemError(error) });
-              },
-            ),
+          outcome.then(settleCreate).then(
+            (created) => {
+              result.successful.push({ index, ...created });
+            },
+            (error: unknown) => {
+              if (!(error instanceof IdempotencyKeyReusedError)) throw error;
+              result.failed.push({ index, error: toItemError(error) });
+            },
+          ),
         );
       } catch (error) {
         if (!(error instanceof AppError)) throw error;
@@ -187,6 +197,12 @@ export class EventsService {
     const payloadBytes = Buffer.byteLength(payloadJson, 'utf8');
     if (payloadBytes > PAYLOAD_LIMIT_BYTES) {
       throw new PayloadTooLargeError('payload', PAYLOAD_LIMIT_BYTES, payloadBytes);
+    }
+    if (input.metadata !== undefined) {
+      const metadataBytes = Buffer.byteLength(JSON.stringify(input.metadata), 'utf8');
+      if (metadataBytes > METADATA_LIMIT_BYTES) {
+        throw new PayloadTooLargeError('metadata', METADATA_LIMIT_BYTES, metadataBytes);
+      }
     }
     if (exceedsDepth(input.payload, PAYLOAD_MAX_DEPTH)) {
       throw new ValidationError(`payload is nested deeper than ${PAYLOAD_MAX_DEPTH} levels.`, [

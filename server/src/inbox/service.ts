@@ -1,3 +1,5 @@
+import type { FormatDefinition } from 'ajv';
+import { fullFormats } from 'ajv-formats/dist/formats';
 import stringify from 'safe-stable-stringify';
 import type { Principal } from '../auth/principal';
 import { ValidationError } from '../errors';
@@ -53,12 +55,20 @@ export class InboxService {
 }
 
 /**
+ * RFC 3339 checked in full: the validator's fast format check lets a 30 February or a 24:00
+ * through, and Date.parse would quietly read them as 2 March or the next day.
+ */
+const isDateTime = (fullFormats['date-time'] as FormatDefinition<string>).validate as (
+  text: string,
+) => boolean;
+
+/**
  * Epoch ms of a date-time filter. The contract's format admits values JavaScript cannot
  * place on its clock (a leap second such as 23:59:60): those are refused, not guessed.
  */
 function parseTime(name: string, value: string | undefined): number | undefined {
   if (value === undefined) return undefined;
-  const time = Date.parse(value);
+  const time = isDateTime(value) ? Date.parse(value) : Number.NaN;
   if (Number.isNaN(time)) {
     throw new ValidationError(`${name} is not a time this server can read: ${value}.`, [
       { path: `/query/${name}`, message: 'must be a valid ISO 8601 date-time' },

@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import { gunzipSync, gzipSync } from 'node:zlib';
 import {
   BatchGetCommand,
@@ -103,13 +104,19 @@ export class DynamoEventStore implements EventStore {
         event: { ...event, status: 'pending', acknowledgedAt: null },
       };
       if (!idempotency && chunks.length === 0) {
-        await this.client.send(
-          new PutCommand({
-            TableName: this.table,
-            Item: item,
-            ConditionExpression: 'attribute_not_exists(pk)',
-          }),
-        );
+        try {
+          await this.client.send(
+            new PutCommand({
+              TableName: this.table,
+              Item: item,
+              ConditionExpression: 'attribute_not_exists(pk)',
+            }),
+          );
+        } catch (error) {
+          // The id is a fresh UUIDv7, so the item can only be there because this very write
+          // landed on an attempt whose answer was lost (timeout) and the SDK retried it.
+          if ((error as { name?: string }).name !== 'ConditionalCheckFailedException') throw error;
+        }
         return created;
       }
       const keyPk = idempotencyPk(event.tenantId, idempotency?.key ?? '');
@@ -184,6 +191,9 @@ export class DynamoEventStore implements EventStore {
   ack(tenantId: string, eventId: string, acknowledgedAt: number): Promise<AckOutcome> {
     return withDynamoFaults(async () => {
       const now = this.clock();
+      // Marks this call's write: if an attempt lands but its answer is lost (timeout), the
+      // SDK's retry fails the condition, and the token tells our own ack from someone else's.
+      const token = randomUUID();
       try {
         // Conditional on the base table (strongly consistent), whatever the GSI shows yet;
         // removing the inbox keys takes the event out of the sparse index in the same write.
@@ -191,7 +201,8 @@ export class DynamoEventStore implements EventStore {
           new UpdateCommand({
             TableName: this.table,
             Key: { pk: eventPk(tenantId, eventId) },
-            UpdateExpression: 'SET #status = :acknowledged, acknowledged_at = :at REMOVE inbox_pk, inbox_sk',
+            UpdateExpression:
+              'SET #status = :acknowledged, acknowledged_at = :at, ack_token = :token REMOVE inbox_pk, inbox_sk',
             ConditionExpression: '#status = :pending AND expires_at > :now',
             ExpressionAttributeNames: { '#status': 'status' },
             ExpressionAttributeValues: {
@@ -199,6 +210,7 @@ export class DynamoEventStore implements EventStore {
               ':pending': 'pending',
               ':at': acknowledgedAt,
               ':now': now,
+              ':token': token,
             },
           }),
         );
@@ -211,12 +223,13 @@ export class DynamoEventStore implements EventStore {
           TableName: this.table,
           Key: { pk: eventPk(tenantId, eventId) },
           ConsistentRead: true,
-          ProjectionExpression: '#status, acknowledged_at, expires_at',
+          ProjectionExpression: '#status, acknowledged_at, expires_at, ack_token',
           ExpressionAttributeNames: { '#status': 'status' },
         }),
       );
       const item = current.Item;
       if (!item || (item.expires_at as number) <= now) return { kind: 'not_found' };
+      if (item.ack_token === token) return { kind: 'acked', acknowledgedAt };
       return {
         kind: 'not_pending',
         status: item.status as EventStatus,
@@ -258,6 +271,15 @@ export class DynamoEventStore implements EventStore {
       // One event more than the page tells whether more exist.
       const wanted = query.limit + 1;
       const { input, bounds } = this.inboxQuery(query, now);
+      // An empty window (created_after not before created_before): DynamoDB refuses a BETWEEN
+      // whose bounds are reversed, and both bounds are excluded anyway.
+      if (
+        bounds.lowerBound !== undefined &&
+        bounds.upperBound !== undefined &&
+        bounds.lowerBound >= bounds.upperBound
+      ) {
+        return { events: [], hasMore: false };
+      }
       const filtered = input.FilterExpression !== 'expires_at > :now';
       const found: StoredEvent[] = [];
       let startKey: Item | undefined;
