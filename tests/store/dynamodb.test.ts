@@ -207,14 +207,24 @@ describe('DynamoEventStore specifics', () => {
       });
       const event = newEvent(s.clock);
 
+      // With a key, the create is a transaction: the SDK gives it a ClientRequestToken of its
+      // own, which makes its retry answer as done too.
+      const keyed = newEvent(s.clock);
+
       loseNextAnswer = true;
       const created = await store.create({ event });
+      loseNextAnswer = true;
+      const createdWithKey = await store.create({
+        event: keyed,
+        idempotency: { key: 'k', requestHash: 'h', expiresAt: s.clock.now + 1000 },
+      });
       loseNextAnswer = true;
       const acked = await store.ack('tenant-a', event.eventId, s.clock.now);
       const again = await store.ack('tenant-a', event.eventId, s.clock.now);
 
-      expect(lost).toBe(2);
+      expect(lost).toBe(3);
       expect(created.kind).toBe('created');
+      expect(createdWithKey.kind).toBe('created');
       expect(acked).toEqual({ kind: 'acked', acknowledgedAt: s.clock.now });
       expect(again).toMatchObject({ kind: 'not_pending', status: 'acknowledged' });
     } finally {
