@@ -275,7 +275,7 @@ describe('Failed authentications per client address', () => {
   const wrongKey = (from: string, n = 0, extra: Record<string, string> = {}) =>
     meFrom(from, { 'X-API-Key': unknownKey(n), ...extra });
 
-  it('answers 429 with Retry-After once an address has failed 3 times, even for a valid key', async () => {
+  it('answers 429 with Retry-After once an address has failed 3 times, even for a valid key not verified yet', async () => {
     // Prepare
     await start();
     const valid = await t.createKey({ tenant: 'acme' });
@@ -298,6 +298,25 @@ describe('Failed authentications per client address', () => {
     }
   });
 
+  it('lets a key verified within the cache lifetime through from a blocked address, without the store', async () => {
+    // Prepare: the key is used once (from anywhere), then the address is blocked and the store taken away.
+    await start();
+    const valid = await t.createKey({ tenant: 'acme' });
+    const first = await meFrom('127.0.0.3', { 'X-API-Key': valid });
+    for (let i = 0; i < LIMIT; i += 1) await wrongKey('127.0.0.2', i);
+    await t.breakStore();
+
+    // Act
+    const known = await meFrom('127.0.0.2', { 'X-API-Key': valid });
+    const guess = await wrongKey('127.0.0.2', 9);
+
+    // Assess
+    expect(first.status).toBe(200);
+    expect(known.status).toBe(200);
+    expect((known.body as { tenant_id: string }).tenant_id).toBe('acme');
+    expect(guess.status).toBe(429);
+  });
+
   it('refuses a blocked address before its key is looked up', async () => {
     // Prepare: block 127.0.0.2, then take the key store away.
     await start();
@@ -317,11 +336,12 @@ describe('Failed authentications per client address', () => {
     // Prepare
     await start();
     const valid = await t.createKey({ tenant: 'acme' });
+    const neverUsed = await t.createKey({ tenant: 'acme' });
     for (let i = 0; i < LIMIT + 1; i += 1) await wrongKey('127.0.0.2', i);
 
     // Act
     const other = await meFrom('127.0.0.3', { 'X-API-Key': valid });
-    const blocked = await meFrom('127.0.0.2', { 'X-API-Key': valid });
+    const blocked = await meFrom('127.0.0.2', { 'X-API-Key': neverUsed });
 
     // Assess
     expect(other.status).toBe(200);

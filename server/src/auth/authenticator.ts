@@ -51,21 +51,27 @@ export class Authenticator {
     const parsed = parseApiKey(rawKey);
     if (!parsed) throw invalidKey();
     const secretHash = hashSecret(parsed.secret);
-    const record = await this.lookup(secretHash);
-    if (
-      !record ||
-      record.keyId !== parsed.keyId ||
-      !timingSafeEqual(Buffer.from(record.secretHash, 'hex'), Buffer.from(secretHash, 'hex'))
-    ) {
-      throw invalidKey();
+    return principalOf(await this.lookup(secretHash), parsed.keyId, secretHash);
+  }
+
+  /**
+   * The principal of a key found valid within the cache's lifetime (or the development key),
+   * without reading the store; undefined for any other key. Lets a client whose address is
+   * blocked for failed attempts (often a shared one) keep working with the key it holds.
+   */
+  cachedPrincipal(rawKey: string | undefined): Principal | undefined {
+    if (!rawKey) return undefined;
+    if (this.options.authMode === 'local' && isDevKey(rawKey)) return DEV_PRINCIPAL;
+    const parsed = parseApiKey(rawKey);
+    if (!parsed) return undefined;
+    const secretHash = hashSecret(parsed.secret);
+    const cached = this.cache.get(secretHash);
+    if (!cached || cached.until <= this.options.clock()) return undefined;
+    try {
+      return principalOf(cached.record, parsed.keyId, secretHash);
+    } catch {
+      return undefined;
     }
-    if (!record.isActive) throw new UnauthorizedError('This API key has been revoked.');
-    return {
-      tenantId: record.tenantId,
-      keyId: record.keyId,
-      source: record.source,
-      scopes: record.scopes,
-    };
   }
 
   private async lookup(secretHash: string): Promise<ApiKeyRecord | undefined> {
@@ -84,6 +90,24 @@ export class Authenticator {
     }
     return record;
   }
+}
+
+/** The key's principal, once the record is found to match the key and to be active. */
+function principalOf(record: ApiKeyRecord | undefined, keyId: string, secretHash: string): Principal {
+  if (
+    !record ||
+    record.keyId !== keyId ||
+    !timingSafeEqual(Buffer.from(record.secretHash, 'hex'), Buffer.from(secretHash, 'hex'))
+  ) {
+    throw invalidKey();
+  }
+  if (!record.isActive) throw new UnauthorizedError('This API key has been revoked.');
+  return {
+    tenantId: record.tenantId,
+    keyId: record.keyId,
+    source: record.source,
+    scopes: record.scopes,
+  };
 }
 
 function isDevKey(rawKey: string): boolean {

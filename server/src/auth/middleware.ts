@@ -17,8 +17,9 @@ export function readApiKey(req: Request): string | undefined {
 
 /**
  * Resolves the request's API key and keeps the principal in `res.locals`. With `failures`, an
- * address that failed too often is refused before its key is looked up, and each wrong key
- * counts against its address. A missing key counts as no attempt: it guesses nothing.
+ * address that failed too often is refused before its key is looked up (unless the key was
+ * verified recently: see Authenticator.cachedPrincipal), and each wrong key counts against
+ * its address. A missing key counts as no attempt: it guesses nothing.
  */
 export function authenticate(authenticator: Authenticator, failures?: FailedAuthLimiter): RequestHandler {
   return async (req, res, next) => {
@@ -26,8 +27,16 @@ export function authenticate(authenticator: Authenticator, failures?: FailedAuth
       res.locals.principal = WARM_UP_PRINCIPAL;
       return next();
     }
-    failures?.check(req, res);
     const rawKey = readApiKey(req);
+    if (failures) {
+      // A key already verified costs the store nothing: it passes even from a blocked address.
+      const known = authenticator.cachedPrincipal(rawKey);
+      if (known) {
+        res.locals.principal = known;
+        return next();
+      }
+      failures.check(req, res);
+    }
     try {
       res.locals.principal = await authenticator.authenticate(rawKey);
     } catch (error) {
