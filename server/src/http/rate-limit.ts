@@ -65,7 +65,10 @@ export class TokenBucketLimiter {
 
   private refilled(key: string, now: number): number {
     const bucket = this.buckets.get(key);
-    if (!bucket) return this.burst;
+    return bucket ? this.tokensAt(bucket, now) : this.burst;
+  }
+
+  private tokensAt(bucket: Bucket, now: number): number {
     return Math.min(this.burst, bucket.tokens + ((now - bucket.updatedAt) / 1000) * this.ratePerSecond);
   }
 
@@ -87,9 +90,7 @@ export class TokenBucketLimiter {
   /** Forgets buckets that are full again (a forgotten key starts full): never one in debt. */
   private dropIdle(now: number): void {
     for (const [key, bucket] of this.buckets) {
-      if (bucket.tokens + ((now - bucket.updatedAt) / 1000) * this.ratePerSecond >= this.burst) {
-        this.buckets.delete(key);
-      }
+      if (this.tokensAt(bucket, now) >= this.burst) this.buckets.delete(key);
     }
   }
 }
