@@ -3,7 +3,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { ensureServerBuilt, killServer, type ServerProcess, startServer } from '../helpers/server-process';
-import { inPool } from './ingest-ledger';
+import { type CallOptions, callApi, inPool, NoAnswerError } from './ingest-ledger';
 
 /**
  * Crash checker in the style of Jepsen's queue checker, on the real server process:
@@ -67,28 +67,22 @@ interface Answer {
   replayed: boolean;
 }
 
-async function call(base: string, method: string, url: string, init: RequestInit = {}): Promise<Answer> {
-  const res = await fetch(`${base}${url}`, {
-    ...init,
-    method,
-    headers: { 'X-API-Key': API_KEY, 'Content-Type': 'application/json', ...init.headers },
-    signal: AbortSignal.timeout(REQUEST_TIMEOUT_MS),
+/** callApi (contract-checked, real socket), reduced to what the checker reads. */
+async function call(base: string, method: string, url: string, options: CallOptions = {}): Promise<Answer> {
+  const answer = await callApi(base, method, url, {
+    ...options,
+    apiKey: API_KEY,
+    timeoutMs: REQUEST_TIMEOUT_MS,
   });
-  const text = await res.text();
-  let body: Record<string, unknown> = {};
-  try {
-    body = text ? (JSON.parse(text) as Record<string, unknown>) : {};
-  } catch {
-    body = { raw: text };
-  }
-  return { status: res.status, body, replayed: res.headers.get('idempotent-replayed') === 'true' };
+  return {
+    status: answer.status,
+    body: answer.body,
+    replayed: answer.headers['idempotent-replayed'] === 'true',
+  };
 }
 
 function ingest(base: string, key: string, body: IngestBody): Promise<Answer> {
-  return call(base, 'POST', '/v1/events', {
-    headers: { 'Idempotency-Key': key },
-    body: JSON.stringify(body),
-  });
+  return call(base, 'POST', '/v1/events', { headers: { 'Idempotency-Key': key }, body });
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -193,7 +187,8 @@ async function loadThenKill(server: ServerProcess, ledger: Ledger, cycle: number
     let answer: Answer;
     try {
       answer = await ingest(server.baseUrl, key, body);
-    } catch {
+    } catch (error) {
+      if (!(error instanceof NoAnswerError)) throw error;
       ledger.indeterminateIngests.add(key);
       ledger.indeterminateIngestCount += 1;
       return;
@@ -211,7 +206,8 @@ async function loadThenKill(server: ServerProcess, ledger: Ledger, cycle: number
     let answer: Answer;
     try {
       answer = await call(server.baseUrl, 'POST', `/v1/events/${eventId}/ack`);
-    } catch {
+    } catch (error) {
+      if (!(error instanceof NoAnswerError)) throw error;
       // Maybe acked, maybe not: retried after the restart, where 409 means it was.
       ledger.indeterminateAcks.add(eventId);
       ledger.indeterminateAckCount += 1;
