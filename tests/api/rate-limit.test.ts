@@ -41,6 +41,47 @@ describe('TokenBucketLimiter', () => {
     expect(afterThree).toMatchObject({ allowed: true, remaining: 0, resetSeconds: 2 });
     expect(limiter.peek('b')).toMatchObject({ allowed: true, remaining: 2, resetSeconds: 0 });
   });
+
+  it('holds at most its bound of buckets: full ones are forgotten first, then the least recently used', () => {
+    // Prepare: room for 100 buckets; 100 keys each one token short (2 tokens, one per second).
+    const clock = new FakeClock();
+    const limiter = new TokenBucketLimiter(1, 2, clock.read, 100);
+    const keys = Array.from({ length: 100 }, (_, i) => `k${i}`);
+    for (const key of keys) limiter.charge(key);
+    const inDebt = (key: string) => limiter.peek(key).remaining < 2;
+
+    // Act: one more key while none is full; then k10 used again, and 20 more keys.
+    limiter.take('new-0');
+    const afterOneMore = { size: limiter.size, forgotten: keys.filter((key) => !inDebt(key)) };
+    limiter.charge('k10');
+    for (let i = 1; i <= 20; i += 1) limiter.take(`new-${i}`);
+
+    // Assess: the 10 least recently used went to make room (down to 90 %, so the next scan
+    // waits for 10 more new keys), and k10, used since, outlived k11-k30.
+    expect(afterOneMore).toEqual({ size: 91, forgotten: keys.slice(0, 10) });
+    expect(limiter.size).toBeLessThanOrEqual(100);
+    expect(inDebt('k10')).toBe(true);
+    expect(keys.slice(11, 31).some(inDebt)).toBe(false);
+    expect(keys.slice(31).every(inDebt)).toBe(true);
+
+    // Once the buckets are full again, they are the ones forgotten, all of them.
+    clock.advance(2_000);
+    for (let i = 21; limiter.size < 100; i += 1) limiter.charge(`refill-${i}`);
+    limiter.take('one-more');
+    expect(limiter.size).toBeLessThan(100);
+    expect(limiter.size).toBeGreaterThanOrEqual(1);
+  });
+
+  it('stays within its bound under a flood of new keys, as from addresses sprayed across an IPv6 /48', () => {
+    const clock = new FakeClock();
+    const limiter = new TokenBucketLimiter(10 / 60, 10, clock.read, 1_000);
+    let largest = 0;
+    for (let i = 0; i < 65_536; i += 1) {
+      limiter.charge(`2001:db8:0:${i.toString(16)}::/64`);
+      largest = Math.max(largest, limiter.size);
+    }
+    expect(largest).toBe(1_000);
+  });
 });
 
 describe('Rate limiting per API key', () => {

@@ -22,21 +22,36 @@ export interface BucketState {
   retryAfterSeconds: number;
 }
 
-/** Buckets kept before idle (full) ones are dropped. */
-const MAX_BUCKETS = 10_000;
+/** Buckets kept in memory at most, per limiter. */
+export const MAX_BUCKETS = 10_000;
 
 /**
  * Token buckets by key: `ratePerSecond` tokens flow in continuously, up to `burst`. A request
  * takes one token or is refused with the seconds until one is back.
+ *
+ * Memory is bounded: at `maxBuckets`, full buckets are forgotten first (a forgotten key starts
+ * full, so nothing changes for it); if that is not enough, the least recently used ones go,
+ * down to 90 % of the bound. Each scan therefore frees room for at least a tenth of the bound,
+ * so a flood of new keys (the failed-authentication limiter's client addresses: an IPv6 /48
+ * holds 65,536 /64s) costs O(1) per request on average instead of a scan per request, and
+ * memory stays flat. Forgetting a bucket in debt lets that key start over; a client needs
+ * thousands of other keys in use within the refill time to make that happen to its own.
  */
 export class TokenBucketLimiter {
+  /** In least recently used order (store() moves a key to the end). */
   private readonly buckets = new Map<string, Bucket>();
 
   constructor(
     readonly ratePerSecond: number,
     readonly burst: number,
     private readonly clock: Clock,
+    private readonly maxBuckets = MAX_BUCKETS,
   ) {}
+
+  /** Buckets held in memory. */
+  get size(): number {
+    return this.buckets.size;
+  }
 
   /** Takes a token when there is one. */
   take(key: string): BucketState {
@@ -73,7 +88,7 @@ export class TokenBucketLimiter {
   }
 
   private store(key: string, tokens: number, now: number, allowed: boolean): BucketState {
-    if (!this.buckets.has(key) && this.buckets.size >= MAX_BUCKETS) this.dropIdle(now);
+    if (!this.buckets.delete(key) && this.buckets.size >= this.maxBuckets) this.makeRoom(now);
     this.buckets.set(key, { tokens, updatedAt: now });
     return this.state(tokens, allowed);
   }
@@ -87,10 +102,15 @@ export class TokenBucketLimiter {
     };
   }
 
-  /** Forgets buckets that are full again (a forgotten key starts full): never one in debt. */
-  private dropIdle(now: number): void {
+  /** Forgets full buckets, then the least recently used ones down to 90 % of the bound. */
+  private makeRoom(now: number): void {
     for (const [key, bucket] of this.buckets) {
       if (this.tokensAt(bucket, now) >= this.burst) this.buckets.delete(key);
+    }
+    let excess = this.buckets.size - Math.floor(this.maxBuckets * 0.9);
+    for (const key of this.buckets.keys()) {
+      if (excess-- <= 0) break;
+      this.buckets.delete(key);
     }
   }
 }
