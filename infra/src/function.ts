@@ -13,19 +13,24 @@ import type { Tables } from './tables';
 
 const SERVER_SOURCE = path.resolve(__dirname, '../../server/src');
 
-/** The one function that serves the whole API (server/src/lambda.ts), with its logs and role. */
+/**
+ * The one function that serves the whole API (server/src/lambda.ts), with its logs and role,
+ * and what API Gateway should invoke: the function itself, or, with provisioned concurrency,
+ * a `live` alias of its current version whose containers are initialised ahead of requests
+ * (each code or configuration change publishes a new version and moves the alias to it).
+ */
 export function createFunction(
   scope: Construct,
   settings: StackSettings,
   names: ResourceNames,
   tables: Tables,
-): lambda.Function {
+): { handler: lambda.Function; invoked: lambda.IFunction } {
   const logGroup = new logs.LogGroup(scope, 'FunctionLogs', {
     logGroupName: names.logGroup,
     retention: settings.logRetention,
     removalPolicy: settings.isProd ? RemovalPolicy.RETAIN : RemovalPolicy.DESTROY,
   });
-  return new lambda.Function(scope, 'Function', {
+  const handler = new lambda.Function(scope, 'Function', {
     functionName: names.function,
     description: `Triggers API (${settings.stage}): the Express app behind API Gateway`,
     runtime: lambda.Runtime.NODEJS_22_X,
@@ -39,6 +44,13 @@ export function createFunction(
     role: createFunctionRole(scope, names, tables),
     logGroup,
   });
+  if (settings.provisionedConcurrency === undefined) return { handler, invoked: handler };
+  const live = new lambda.Alias(scope, 'LiveAlias', {
+    aliasName: 'live',
+    version: handler.currentVersion,
+    provisionedConcurrentExecutions: settings.provisionedConcurrency,
+  });
+  return { handler, invoked: live };
 }
 
 function functionEnvironment(settings: StackSettings): Record<string, string> {

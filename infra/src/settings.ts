@@ -14,6 +14,12 @@ export interface StackSettings {
   timeoutSeconds: number;
   /** Unset: the function shares the account's unreserved concurrency. */
   reservedConcurrency: number | undefined;
+  /**
+   * Containers kept initialised (a `live` alias with provisioned concurrency, which API
+   * Gateway then calls), so requests up to that concurrency never wait for a cold start.
+   * Unset: none, and API Gateway calls the function itself.
+   */
+  provisionedConcurrency: number | undefined;
   /** Passed as TRIGGERS_RETENTION_DAYS; the server validates it (unset: its default). */
   retentionDays: string | undefined;
   logRetention: RetentionDays;
@@ -27,13 +33,26 @@ const DEFAULT_STAGE = 'dev';
 
 export function readSettings(node: Node): StackSettings {
   const stage = text(node, 'stage') ?? DEFAULT_STAGE;
+  const reservedConcurrency = integer(node, 'reservedConcurrency', 1, 100_000);
+  const provisionedConcurrency = integer(node, 'provisionedConcurrency', 1, 100_000);
+  // Lambda refuses to provision more than the function may ever run.
+  if (
+    provisionedConcurrency !== undefined &&
+    reservedConcurrency !== undefined &&
+    provisionedConcurrency > reservedConcurrency
+  ) {
+    throw new Error(
+      `Context provisionedConcurrency (${provisionedConcurrency}) must not exceed reservedConcurrency (${reservedConcurrency})`,
+    );
+  }
   return {
     stage,
     isProd: stage === 'prod',
     memorySize: integer(node, 'memorySize', 128, 10_240) ?? 1024,
     // API Gateway gives up on an integration after 29 s: a longer run would answer no one.
     timeoutSeconds: integer(node, 'timeoutSeconds', 1, 29) ?? 10,
-    reservedConcurrency: integer(node, 'reservedConcurrency', 1, 100_000),
+    reservedConcurrency,
+    provisionedConcurrency,
     retentionDays: text(node, 'retentionDays'),
     logRetention: logRetention(node),
     throttleRate: integer(node, 'throttleRate', 1, 1_000_000) ?? 100,

@@ -20,8 +20,8 @@ export class TriggersStack extends Stack {
     });
     const names = resourceNames(settings.stage);
     const tables = createTables(this, settings, names);
-    const handler = createFunction(this, settings, names, tables);
-    const api = createApi(this, settings, names, handler);
+    const { handler, invoked } = createFunction(this, settings, names, tables);
+    const api = createApi(this, settings, names, invoked);
     createAlarms(this, settings, names, { api, handler, tables });
     Tags.of(this).add('service', 'triggers-api');
     Tags.of(this).add('stage', settings.stage);

@@ -171,6 +171,11 @@ describe('TriggersStack with the default context (stage dev)', () => {
       });
     });
 
+    it('provisions no concurrency unless told to: API Gateway invokes the function itself, no alias or version', () => {
+      template.resourceCountIs('AWS::Lambda::Alias', 0);
+      template.resourceCountIs('AWS::Lambda::Version', 0);
+    });
+
     it('reserves no concurrency unless told to', () => {
       const [, fnResource] = only(template, 'AWS::Lambda::Function');
       expect(fnResource.Properties).not.toHaveProperty('ReservedConcurrentExecutions');
@@ -530,6 +535,7 @@ describe('TriggersStack for prod with every setting given', () => {
       memorySize: '2048',
       timeoutSeconds: '20',
       reservedConcurrency: '50',
+      provisionedConcurrency: '5',
       retentionDays: '14',
       logRetentionDays: '90',
       throttleRate: '500',
@@ -575,6 +581,30 @@ describe('TriggersStack for prod with every setting given', () => {
     });
   });
 
+  it('keeps 5 containers initialised behind a live alias of the current version, and API Gateway invokes the alias', () => {
+    const [fn] = only(template, 'AWS::Lambda::Function');
+    const [version, published] = only(template, 'AWS::Lambda::Version');
+    expect(published.Properties.FunctionName).toEqual({ Ref: fn });
+    const [alias] = only(template, 'AWS::Lambda::Alias', {
+      Name: 'live',
+      FunctionName: { Ref: fn },
+      FunctionVersion: { 'Fn::GetAtt': [version, 'Version'] },
+      ProvisionedConcurrencyConfig: { ProvisionedConcurrentExecutions: 5 },
+    });
+    const methods = Object.values(
+      template.findResources('AWS::ApiGateway::Method') as Record<string, Resource>,
+    );
+    const permissions = Object.values(
+      template.findResources('AWS::Lambda::Permission') as Record<string, Resource>,
+    );
+    expect(methods).toHaveLength(4);
+    for (const method of methods) {
+      expect(JSON.stringify(method.Properties.Integration.Uri)).toContain(JSON.stringify({ Ref: alias }));
+    }
+    expect(permissions).toHaveLength(4);
+    for (const permission of permissions) expect(permission.Properties.FunctionName).toEqual({ Ref: alias });
+  });
+
   it('passes the stage and the event retention to the server', () => {
     template.hasResourceProperties('AWS::Lambda::Function', {
       Environment: { Variables: Match.objectLike({ TRIGGERS_STAGE: 'prod', TRIGGERS_RETENTION_DAYS: '14' }) },
@@ -612,6 +642,11 @@ describe('TriggersStack context checks', () => {
     [{ memorySize: 'lots' }, /memorySize must be an integer from 128 to 10240, got "lots"/],
     [{ timeoutSeconds: '30' }, /timeoutSeconds must be an integer from 1 to 29/],
     [{ reservedConcurrency: '0' }, /reservedConcurrency must be an integer from 1/],
+    [{ provisionedConcurrency: '0' }, /provisionedConcurrency must be an integer from 1/],
+    [
+      { provisionedConcurrency: '20', reservedConcurrency: '10' },
+      /provisionedConcurrency \(20\) must not exceed reservedConcurrency \(10\)/,
+    ],
     [{ throttleRate: '1.5' }, /throttleRate must be an integer/],
     [{ logRetentionDays: '31' }, /logRetentionDays must be one of 1, 3, 5, 7, 14, 30, 60/],
     [{ alarmEmail: 'on-call' }, /alarmEmail must be an email address/],
