@@ -207,6 +207,22 @@ describe('the bundled handler on AWS', () => {
     expect(res.body.error?.code).toBe('UNAUTHORIZED');
   });
 
+  it("counts failed authentications per caller (API Gateway's sourceIp), so one caller cannot lock out another", async () => {
+    const attempt = (build: Build, sourceIp: string, key: string) =>
+      call(build, { method: 'GET', url: '/v1/me', headers: { 'X-API-Key': key }, sourceIp });
+    const statuses: number[] = [];
+    for (let i = 0; i < 11; i += 1)
+      statuses.push((await attempt(restApiEvent, '203.0.113.9', 'tk_wrong')).status);
+    // Another caller, on the other kind of event: its own count is untouched (401, not 429).
+    const other = await attempt(httpApiEvent, '203.0.113.10', 'tk_wrong');
+    // A key verified in the last 10 s passes even from a blocked address (a shared NAT keeps working).
+    const cached = await attempt(restApiEvent, '203.0.113.9', apiKey);
+
+    expect(statuses).toEqual([...Array<number>(10).fill(401), 429]);
+    expect(other.status).toBe(401);
+    expect(cached.status).toBe(200);
+  });
+
   it('serves the contract and the docs page from the files shipped in the bundle', async () => {
     const spec = decode((await lambda.invoke(restApiEvent({ method: 'GET', url: '/openapi.yaml' }))).result);
     expect(spec.status).toBe(200);

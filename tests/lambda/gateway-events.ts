@@ -11,7 +11,11 @@ export interface RequestSpec {
   base64?: boolean;
   /** The API Gateway request id; a fresh one when absent. */
   gatewayRequestId?: string;
+  /** The caller's address as API Gateway saw it (`sourceIp`). */
+  sourceIp?: string;
 }
+
+const DEFAULT_SOURCE_IP = '198.51.100.7';
 
 const ACCOUNT = '123456789012';
 const API_ID = 'a1b2c3d4e5';
@@ -35,11 +39,12 @@ function encodedBody(spec: RequestSpec): { body: string | null; isBase64Encoded:
  */
 export function restApiEvent(spec: RequestSpec, stage = 'prod') {
   const { path, query } = split(spec.url);
+  const sourceIp = spec.sourceIp ?? DEFAULT_SOURCE_IP;
   const headers: Record<string, string> = {
     Host: `${API_ID}.execute-api.us-east-1.amazonaws.com`,
     'User-Agent': 'curl/8.5.0',
     'X-Amzn-Trace-Id': 'Root=1-5e66d96f-7491f09xmpl79d18acf3d050',
-    'X-Forwarded-For': '198.51.100.7',
+    'X-Forwarded-For': sourceIp,
     'X-Forwarded-Port': '443',
     'X-Forwarded-Proto': 'https',
     ...spec.headers,
@@ -69,7 +74,7 @@ export function restApiEvent(spec: RequestSpec, stage = 'prod') {
       extendedRequestId: 'JJbxmHsoIAMFVfQ=',
       httpMethod: spec.method,
       identity: {
-        sourceIp: '198.51.100.7',
+        sourceIp,
         userAgent: 'curl/8.5.0',
         accountId: null,
         caller: null,
@@ -95,11 +100,12 @@ export function restApiEvent(spec: RequestSpec, stage = 'prod') {
 export function httpApiEvent(spec: RequestSpec, stage = '$default') {
   const { path, query } = split(spec.url);
   const rawPath = stage === '$default' ? path : `/${stage}${path}`;
+  const sourceIp = spec.sourceIp ?? DEFAULT_SOURCE_IP;
   const headers: Record<string, string> = {
     host: `${API_ID}.execute-api.us-east-1.amazonaws.com`,
     'user-agent': 'curl/8.5.0',
     'x-amzn-trace-id': 'Root=1-5e66d96f-7491f09xmpl79d18acf3d050',
-    'x-forwarded-for': '198.51.100.7',
+    'x-forwarded-for': sourceIp,
     'x-forwarded-port': '443',
     'x-forwarded-proto': 'https',
     ...Object.fromEntries(
@@ -123,7 +129,7 @@ export function httpApiEvent(spec: RequestSpec, stage = '$default') {
         method: spec.method,
         path: rawPath,
         protocol: 'HTTP/1.1',
-        sourceIp: '198.51.100.7',
+        sourceIp,
         userAgent: 'curl/8.5.0',
       },
       // HTTP API request ids are base64-like and end in `=`.
