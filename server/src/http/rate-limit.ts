@@ -23,7 +23,7 @@ export interface BucketState {
 }
 
 /** Buckets kept in memory at most, per limiter. */
-export const MAX_BUCKETS = 10_000;
+const MAX_BUCKETS = 10_000;
 
 /**
  * Token buckets by key: `ratePerSecond` tokens flow in continuously, up to `burst`. A request
