@@ -18,6 +18,8 @@ const PERIOD = Duration.minutes(5);
 interface Watched {
   api: apigateway.RestApi;
   handler: lambda.Function;
+  /** The provisioned-concurrency alias, when there is one. */
+  live: lambda.Alias | undefined;
   tables: Tables;
 }
 
@@ -109,6 +111,23 @@ export function createAlarms(
       'ConcurrentExecutions against the reserved concurrency (context reservedConcurrency) and ' +
       'the account limit; raise one, or lower the API stage throttling (throttleRate/throttleBurst).',
   });
+
+  if (watched.live !== undefined) {
+    alarm('ProvisionedSpilloverAlarm', 'provisioned-spillover', {
+      metric: watched.live.metric('ProvisionedConcurrencySpilloverInvocations', {
+        period: PERIOD,
+        statistic: 'Sum',
+      }),
+      threshold: 0,
+      comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
+      ...sustained,
+      alarmDescription:
+        `Requests to ${names.function}:live went beyond its ${settings.provisionedConcurrency} provisioned ` +
+        'containers in 2 of the last 3 five-minute periods: those waited for a cold start (about 1 s, ' +
+        'see the latency alarm). Compare ProvisionedConcurrencyUtilization; raise context ' +
+        'provisionedConcurrency if the traffic is the new normal.',
+    });
+  }
 
   const tables = [
     {

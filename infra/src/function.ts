@@ -14,17 +14,17 @@ import type { Tables } from './tables';
 const SERVER_SOURCE = path.resolve(__dirname, '../../server/src');
 
 /**
- * The one function that serves the whole API (server/src/lambda.ts), with its logs and role,
- * and what API Gateway should invoke: the function itself, or, with provisioned concurrency,
- * a `live` alias of its current version whose containers are initialised ahead of requests
- * (each code or configuration change publishes a new version and moves the alias to it).
+ * The one function that serves the whole API (server/src/lambda.ts), with its logs and role;
+ * with provisioned concurrency, also a `live` alias of its current version whose containers
+ * are initialised ahead of requests (each code or configuration change publishes a new
+ * version and moves the alias to it), which is then what API Gateway invokes.
  */
 export function createFunction(
   scope: Construct,
   settings: StackSettings,
   names: ResourceNames,
   tables: Tables,
-): { handler: lambda.Function; invoked: lambda.IFunction } {
+): { handler: lambda.Function; live: lambda.Alias | undefined } {
   const logGroup = new logs.LogGroup(scope, 'FunctionLogs', {
     logGroupName: names.logGroup,
     retention: settings.logRetention,
@@ -44,13 +44,13 @@ export function createFunction(
     role: createFunctionRole(scope, names, tables),
     logGroup,
   });
-  if (settings.provisionedConcurrency === undefined) return { handler, invoked: handler };
+  if (settings.provisionedConcurrency === undefined) return { handler, live: undefined };
   const live = new lambda.Alias(scope, 'LiveAlias', {
     aliasName: 'live',
     version: handler.currentVersion,
     provisionedConcurrentExecutions: settings.provisionedConcurrency,
   });
-  return { handler, invoked: live };
+  return { handler, live };
 }
 
 function functionEnvironment(settings: StackSettings): Record<string, string> {

@@ -20,9 +20,9 @@ export class TriggersStack extends Stack {
     });
     const names = resourceNames(settings.stage);
     const tables = createTables(this, settings, names);
-    const { handler, invoked } = createFunction(this, settings, names, tables);
-    const api = createApi(this, settings, names, invoked);
-    createAlarms(this, settings, names, { api, handler, tables });
+    const { handler, live } = createFunction(this, settings, names, tables);
+    const api = createApi(this, settings, names, live ?? handler);
+    createAlarms(this, settings, names, { api, handler, live, tables });
     Tags.of(this).add('service', 'triggers-api');
     Tags.of(this).add('stage', settings.stage);
 

@@ -174,6 +174,8 @@ describe('TriggersStack with the default context (stage dev)', () => {
     it('provisions no concurrency unless told to: API Gateway invokes the function itself, no alias or version', () => {
       template.resourceCountIs('AWS::Lambda::Alias', 0);
       template.resourceCountIs('AWS::Lambda::Version', 0);
+      // And so no spill-over alarm: the six alarms below are all there is.
+      expect(JSON.stringify(template.toJSON())).not.toContain('ProvisionedConcurrency');
     });
 
     it('reserves no concurrency unless told to', () => {
@@ -603,6 +605,31 @@ describe('TriggersStack for prod with every setting given', () => {
     }
     expect(permissions).toHaveLength(4);
     for (const permission of permissions) expect(permission.Properties.FunctionName).toEqual({ Ref: alias });
+  });
+
+  it('alarms when requests spill over the provisioned containers in 2 of 3 five-minute periods', () => {
+    const [fn] = only(template, 'AWS::Lambda::Function');
+    const [topic] = only(template, 'AWS::SNS::Topic');
+    const [, alarm] = only(template, 'AWS::CloudWatch::Alarm', {
+      AlarmName: 'triggers-api-prod-provisioned-spillover',
+    });
+    expect(alarm.Properties).toMatchObject({
+      Namespace: 'AWS/Lambda',
+      MetricName: 'ProvisionedConcurrencySpilloverInvocations',
+      Dimensions: [
+        { Name: 'FunctionName', Value: { Ref: fn } },
+        { Name: 'Resource', Value: { 'Fn::Join': ['', [{ Ref: fn }, ':live']] } },
+      ],
+      Statistic: 'Sum',
+      Period: 300,
+      Threshold: 0,
+      ComparisonOperator: 'GreaterThanThreshold',
+      EvaluationPeriods: 3,
+      DatapointsToAlarm: 2,
+      AlarmActions: [{ Ref: topic }],
+      OKActions: [{ Ref: topic }],
+    });
+    expect(alarm.Properties.AlarmDescription).toContain('5 provisioned containers');
   });
 
   it('passes the stage and the event retention to the server', () => {
