@@ -31,15 +31,13 @@ const CACHE_DIR = path.join(CACHE_PARENT, DYNAMODB_LOCAL_VERSION);
  * `-XX:TieredStopAtLevel=1` (C1 JIT only), measured here: ready in ~1.45 s instead of ~1.9 s,
  * and 1.5-2x the PutItem/Query throughput over a test-sized run (C2 compiling costs CPU on 2 cores).
  */
-export function dynamoDbLocalArgs(port: number, options: { dbPath?: string } = {}): string[] {
+export function dynamoDbLocalArgs(port: number): string[] {
   return [
     '-XX:TieredStopAtLevel=1',
     '-Djava.library.path=./DynamoDBLocal_lib',
     '-jar',
     'DynamoDBLocal.jar',
-    // With a folder, one database file (`-sharedDb`: whatever the credentials and region) that
-    // outlives the process, so a restart on it finds the tables and items again.
-    ...(options.dbPath === undefined ? ['-inMemory'] : ['-sharedDb', '-dbPath', options.dbPath]),
+    '-inMemory',
     '-port',
     String(port),
     '-disableTelemetry',
@@ -138,13 +136,6 @@ export interface DynamoDbLocal {
   /** Kills the JVM and resolves once it has exited. */
   stop(): Promise<void>;
   /**
-   * SIGTERM, and resolves once the JVM has exited (SIGKILL after 10 s). With a dbPath, use it
-   * rather than stop(): DynamoDB Local can answer a write before its database file has it, so
-   * a SIGKILL may lose the last writes it acknowledged (measured here: 3 of 8 runs of
-   * concurrent TransactWriteItems lost the last one; none of 8 with SIGTERM).
-   */
-  terminate(): Promise<void>;
-  /**
    * SIGSTOP: the JVM stops answering, but its port stays open and the kernel still accepts
    * connections on it, as a hung (not a dead) endpoint does. `resume()` (SIGCONT) undoes it.
    */
@@ -211,14 +202,9 @@ function javaCommand(): string {
   return process.env.JAVA_HOME ? path.join(process.env.JAVA_HOME, 'bin', 'java') : 'java';
 }
 
-async function startOnce(
-  dir: string,
-  port: number,
-  timeoutMs: number,
-  dbPath: string | undefined,
-): Promise<DynamoDbLocal> {
+async function startOnce(dir: string, port: number, timeoutMs: number): Promise<DynamoDbLocal> {
   const java = javaCommand();
-  const args = dynamoDbLocalArgs(port, { dbPath });
+  const args = dynamoDbLocalArgs(port);
   const endpoint = `http://127.0.0.1:${port}`;
   let output = '';
   const child: ChildProcess = spawn(java, args, {
@@ -251,7 +237,6 @@ async function startOnce(
   const stop = async (): Promise<void> => {
     if (exited || child.exitCode !== null || child.signalCode !== null) return;
     // In memory, there is nothing to save: SIGKILL ends it at once (SIGTERM takes ~0.35 s).
-    // With a dbPath, its SQLite file keeps every write it answered: a crash of the emulator.
     child.kill('SIGKILL');
     await exit;
   };
@@ -288,40 +273,26 @@ async function startOnce(
   const signal = (name: NodeJS.Signals) => {
     if (!exited && child.exitCode === null && child.signalCode === null) child.kill(name);
   };
-  const terminate = async (): Promise<void> => {
-    signal('SIGCONT');
-    signal('SIGTERM');
-    const force = setTimeout(() => signal('SIGKILL'), 10_000);
-    await exit;
-    clearTimeout(force);
-  };
   return {
     endpoint,
     port,
     stop,
-    terminate,
     pause: () => signal('SIGSTOP'),
     resume: () => signal('SIGCONT'),
   };
 }
 
 /**
- * Starts DynamoDB Local in memory (or on the database in folder `dbPath`, which survives a
- * restart), on `port` or else a free one, and resolves once it answers. Throws (with the
+ * Starts DynamoDB Local in memory, on `port` or else a free one, and resolves once it answers. Throws (with the
  * JVM's output) when Java is missing or it does not come up.
  */
 export async function startDynamoDbLocal(
-  options: { port?: number; timeoutMs?: number; dbPath?: string } = {},
+  options: { port?: number; timeoutMs?: number } = {},
 ): Promise<DynamoDbLocal> {
   const dir = await ensureDynamoDbLocalJar();
   for (let attempt = 1; ; attempt += 1) {
     try {
-      return await startOnce(
-        dir,
-        options.port ?? (await freePort()),
-        options.timeoutMs ?? 30_000,
-        options.dbPath,
-      );
+      return await startOnce(dir, options.port ?? (await freePort()), options.timeoutMs ?? 30_000);
     } catch (error) {
       // Another process took the probed port in between: try another one.
       if (!(error instanceof PortTaken) || attempt >= 3 || options.port !== undefined) throw error;

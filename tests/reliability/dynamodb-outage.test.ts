@@ -1,7 +1,4 @@
 import { randomUUID } from 'node:crypto';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import path from 'node:path';
 import { issueApiKey } from '../../server/src/auth/api-keys';
 import { createDynamoClients, type DynamoClients } from '../../server/src/store/dynamodb-client';
 import { DynamoKeyStore } from '../../server/src/store/dynamodb-keys';
@@ -14,6 +11,7 @@ import {
   type ServerProcess,
   startServer,
 } from '../helpers/server-process';
+import { startTcpProxy, type TcpProxy } from '../helpers/tcp-proxy';
 import {
   callApi,
   describeUnavailable,
@@ -25,10 +23,13 @@ import {
 
 /**
  * DynamoDB going away under the real server process (`node server/dist/local.js` with
- * TRIGGERS_STORE=dynamodb), on a DynamoDB Local of its own: `-sharedDb -dbPath` on a
- * temporary folder, so that the items written before the outage are still there when it
- * comes back on the same port. Two faults: the JVM stopped (connections refused) and the
- * JVM frozen with SIGSTOP (connections accepted, never answered).
+ * TRIGGERS_STORE=dynamodb), on a DynamoDB Local of its own that the server reaches through a
+ * TCP proxy. Two faults: the endpoint gone (the proxy closes its port and drops every open
+ * connection: what a client sees when the service dies) and the JVM frozen with SIGSTOP
+ * (connections accepted, never answered). The proxy, not a stopped JVM, makes the first
+ * fault because DynamoDB Local itself may lose a write it had just acknowledged when it is
+ * stopped (seen with SIGKILL, and once with SIGTERM): that would be the emulator's loss,
+ * not the server's, and this test is about the server.
  */
 
 /**
@@ -144,23 +145,23 @@ function unexpectedIn(log: Logged[], from: number, to: number, allowed: (answer:
 }
 
 describe('The real server on DynamoDB when DynamoDB goes away', () => {
-  let dbPath: string;
   let local: DynamoDbLocal;
+  let proxy: TcpProxy;
   let admin: DynamoClients;
   let server: ServerProcess | undefined;
   let keys: DynamoKeyStore;
 
   beforeAll(async () => {
     ensureServerBuilt();
-    dbPath = mkdtempSync(path.join(tmpdir(), 'triggers-outage-'));
-    local = await startDynamoDbLocal({ dbPath });
+    local = await startDynamoDbLocal();
+    proxy = await startTcpProxy({ host: '127.0.0.1', port: local.port });
     admin = createDynamoClients({ region: 'us-east-1', endpoint: local.endpoint });
     const tables = dynamoTableNames(`outage-${randomUUID().slice(0, 8)}`);
     await createTables(admin.base, tables);
     keys = new DynamoKeyStore(admin.documents, tables.keys);
     server = await startServer({
       TRIGGERS_STORE: 'dynamodb',
-      TRIGGERS_DYNAMODB_ENDPOINT: local.endpoint,
+      TRIGGERS_DYNAMODB_ENDPOINT: proxy.endpoint,
       TRIGGERS_STAGE: tables.events.replace('triggers-api-events-', ''),
       AUTH_MODE: 'local',
       LOG_LEVEL: 'fatal',
@@ -169,10 +170,10 @@ describe('The real server on DynamoDB when DynamoDB goes away', () => {
 
   afterAll(async () => {
     if (server) await killServer(server);
+    await proxy?.close();
     local?.resume();
     await local?.stop();
     admin?.base.destroy();
-    if (dbPath) rmSync(dbPath, { recursive: true, force: true });
   }, 30_000);
 
   async function unusedStoredKey(): Promise<string> {
@@ -195,11 +196,9 @@ describe('The real server on DynamoDB when DynamoDB goes away', () => {
     const traffic = steadyTraffic(running.baseUrl, ledger, 6);
     while (ledger.created.size < 40) await sleep(20);
 
-    // Act: stop DynamoDB Local mid-traffic; it is gone (port closed) once terminate()
-    // resolves, and stays gone until the traffic has stopped. (SIGTERM, not SIGKILL: for the
-    // server both are a refused endpoint, but a SIGKILL can make the emulator itself lose
-    // writes it acknowledged; see tests/helpers/dynamodb-local.ts.)
-    await local.terminate();
+    // Act: take the endpoint away mid-traffic; it is gone (port closed, open connections
+    // dropped) once cut() resolves, and stays gone until the traffic has stopped.
+    await proxy.cut();
     const goneAt = Date.now();
     await sleep(1_000);
     const createdBefore = new Map(ledger.created);
@@ -207,7 +206,7 @@ describe('The real server on DynamoDB when DynamoDB goes away', () => {
     const healthDuring = await callApi(running.baseUrl, 'GET', '/v1/health');
     const specDuring = await callApi(running.baseUrl, 'GET', '/openapi.yaml');
     await traffic.stop();
-    local = await startDynamoDbLocal({ dbPath, port: local.port });
+    await proxy.restore();
     await waitUntilHealthy(running.baseUrl, 20_000);
     const after = await ledger.ingest(running.baseUrl);
     const retried = await ledger.retryIndeterminate(running.baseUrl);
