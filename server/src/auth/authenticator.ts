@@ -65,19 +65,26 @@ export class Authenticator {
     const parsed = parseApiKey(rawKey);
     if (!parsed) return undefined;
     const secretHash = hashSecret(parsed.secret);
-    const cached = this.cache.get(secretHash);
-    if (!cached || cached.until <= this.options.clock()) return undefined;
+    const cached = this.fromCache(secretHash);
+    if (!cached) return undefined;
     try {
-      return principalOf(cached.record, parsed.keyId, secretHash);
+      return principalOf(cached, parsed.keyId, secretHash);
     } catch {
       return undefined;
     }
   }
 
-  private async lookup(secretHash: string): Promise<ApiKeyRecord | undefined> {
-    const now = this.options.clock();
+  /** The record cached for this hash, while it is still fresh. */
+  private fromCache(secretHash: string): ApiKeyRecord | undefined {
     const cached = this.cache.get(secretHash);
-    if (cached && cached.until > now) return cached.record;
+    return cached && cached.until > this.options.clock() ? cached.record : undefined;
+  }
+
+  private async lookup(secretHash: string): Promise<ApiKeyRecord | undefined> {
+    const cached = this.fromCache(secretHash);
+    if (cached) return cached;
+    // The record is as old as the read's start: its time in the cache counts from there.
+    const now = this.options.clock();
     const record = await this.options.keys.findByHash(secretHash);
     this.cache.delete(secretHash);
     if (record) {
