@@ -1,12 +1,11 @@
 import createClient, { type Client } from 'openapi-fetch';
 import { errorFromResponse } from './errors.js';
 import type { components, paths } from './generated/triggers.js';
+import { SDK_VERSION } from './generated/version.js';
 import { collectInbox, type Event, type InboxPage, type InboxParams, iterateInbox } from './paginate.js';
 import { retryingFetch } from './retry.js';
 
 type Schemas = components['schemas'];
-
-export const SDK_VERSION = '0.1.0';
 
 export interface TriggersClientOptions {
   /** Where the API is, e.g. `http://127.0.0.1:8080`. */

@@ -1,7 +1,6 @@
 export {
   createTriggersClient,
   type RequestOptions,
-  SDK_VERSION,
   type TriggersClient,
   type TriggersClientOptions,
 } from './client.js';
@@ -19,4 +18,5 @@ export {
   ValidationError,
 } from './errors.js';
 export type { components, operations, paths } from './generated/triggers.js';
+export { SDK_VERSION } from './generated/version.js';
 export type { Event, InboxPage, InboxParams } from './paginate.js';

@@ -16,7 +16,6 @@ import {
   NotFoundError,
   PermissionError,
   RateLimitError,
-  SDK_VERSION,
   ServerError,
   TriggersApiError,
   type TriggersClientOptions,
@@ -26,6 +25,10 @@ import {
 import { TO_ARRAY_MAX } from '../../sdk/src/paginate';
 import { backoff, retryingFetch } from '../../sdk/src/retry';
 import { rejectionOf } from '../helpers/rejection';
+
+const sdkPackage = JSON.parse(readFileSync(path.join(__dirname, '../../sdk/package.json'), 'utf8')) as {
+  version: string;
+};
 
 // ---------------------------------------------------------------------------------------------
 // An injected fetch, as openapi-fetch's own tests use: it records every request the SDK sends
@@ -583,7 +586,9 @@ describe('createTriggersClient requests', () => {
     expect(request?.method).toBe('POST');
     expect(request?.url.href).toBe(`${BASE_URL}/v1/events`);
     expect(request?.headers.get('x-api-key')).toBe(API_KEY);
-    expect(request?.headers.get('x-triggers-client')).toBe(`triggers-sdk-js/${SDK_VERSION} my-app/1.2`);
+    expect(request?.headers.get('x-triggers-client')).toBe(
+      `triggers-sdk-js/${sdkPackage.version} my-app/1.2`,
+    );
     expect(request?.headers.get('content-type')).toBe('application/json');
     expect(request?.retryCount).toBeNull();
     expect(JSON.parse(request?.body ?? '')).toEqual(INPUT);

@@ -97,8 +97,8 @@ export async function main(baseUrl: string): Promise<string> {
 function smokeScript(format: 'esm' | 'cjs'): string {
   const load =
     format === 'esm'
-      ? `import { ConflictError, createTriggersClient } from '@triggers-api/sdk';\nconst resolved = import.meta.resolve('@triggers-api/sdk');`
-      : `const { ConflictError, createTriggersClient } = require('@triggers-api/sdk');\nconst resolved = require.resolve('@triggers-api/sdk');`;
+      ? `import { ConflictError, createTriggersClient, SDK_VERSION } from '@triggers-api/sdk';\nconst resolved = import.meta.resolve('@triggers-api/sdk');`
+      : `const { ConflictError, createTriggersClient, SDK_VERSION } = require('@triggers-api/sdk');\nconst resolved = require.resolve('@triggers-api/sdk');`;
   return `${load}
 
 async function main() {
@@ -118,6 +118,7 @@ async function main() {
   }
   console.log(JSON.stringify({
     resolved: String(resolved),
+    sdkVersion: SDK_VERSION,
     payload: found && found.payload,
     ackStatus: ack.status,
     conflictIsConflictError: conflict instanceof ConflictError,
@@ -270,8 +271,12 @@ describe('The packed @triggers-api/sdk', () => {
 
       // Assess
       const result = JSON.parse(stdout.trim());
+      const installed = JSON.parse(
+        readFileSync(path.join(consumer, 'node_modules/@triggers-api/sdk/package.json'), 'utf8'),
+      ) as { version: string };
       expect(result).toEqual({
         resolved: expect.stringMatching(entry),
+        sdkVersion: installed.version,
         payload: { tag, n: 1 },
         ackStatus: 'acknowledged',
         conflictIsConflictError: true,
