@@ -11,7 +11,8 @@ declare global {
 }
 
 export default async function dynamoDbGlobalSetup(): Promise<void> {
-  // The pinned AWS SDK warns on Node 20 when a client is made (see STACK.md); workers inherit it.
+  // The pinned AWS SDK warns on Node 20 when a client is made (releases from 2027 need Node 22);
+  // workers inherit this.
   process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
   if (process.env.TRIGGERS_DYNAMODB_ENDPOINT) return;
   const local = await startDynamoDbLocal();

@@ -33,7 +33,7 @@ export function createFunction(
   const handler = new lambda.Function(scope, 'Function', {
     functionName: names.function,
     description: `Triggers API (${settings.stage}): the Express app behind API Gateway`,
-    runtime: lambda.Runtime.NODEJS_22_X,
+    runtime: lambda.Runtime.NODEJS_24_X,
     architecture: lambda.Architecture.ARM_64,
     handler: 'index.handler',
     code: bundledServer(),
@@ -81,7 +81,7 @@ function bundledServer(): lambda.Code {
   return lambda.Code.fromAsset(SERVER_SOURCE, {
     assetHashType: AssetHashType.OUTPUT,
     bundling: {
-      image: DockerImage.fromRegistry('public.ecr.aws/sam/build-nodejs22.x'),
+      image: DockerImage.fromRegistry('public.ecr.aws/sam/build-nodejs24.x'),
       local: {
         tryBundle(outputDir: string) {
           bundleLambda(outputDir);

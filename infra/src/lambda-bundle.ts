@@ -30,7 +30,8 @@ export function bundleLambda(outDir: string): BundleReport {
     outfile: indexPath,
     bundle: true,
     platform: 'node',
-    // Lambda runs Node 22; node20 keeps the bundle loadable by this repository's Node for tests.
+    // Lambda runs Node 24; node20 keeps the bundle loadable by the oldest Node this repository
+    // supports, which the tests load it with.
     target: 'node20',
     format: 'cjs',
     // ESM entry points first: they let esbuild drop the unused parts of the AWS SDK (about

@@ -1,6 +1,6 @@
 /**
  * The in-memory model of the Triggers API that tests/api/model.test.ts checks the real app
- * against: what DESIGN.md and the contract promise, written as plainly as possible (maps and
+ * against: what the README and the contract promise, written as plainly as possible (maps and
  * sorted arrays, no indexes, no cursors of its own). It knows nothing of the server's code:
  * event ids come from the real answers, everything else follows from the requests and the
  * clock.

@@ -160,10 +160,10 @@ describe('TriggersStack with the default context (stage dev)', () => {
   });
 
   describe('function', () => {
-    it('runs the bundled handler on Node.js 22 on arm64 with the default memory and timeout', () => {
+    it('runs the bundled handler on Node.js 24 on arm64 with the default memory and timeout', () => {
       template.hasResourceProperties('AWS::Lambda::Function', {
         FunctionName: 'triggers-api-dev',
-        Runtime: 'nodejs22.x',
+        Runtime: 'nodejs24.x',
         Architectures: ['arm64'],
         Handler: 'index.handler',
         MemorySize: 1024,

@@ -1,0 +1,35 @@
+/**
+ * `npm run test:quick`, the inner loop: the unit tests and the API suite on SQLite only. No
+ * Java (DynamoDB Local is not started), no kill -9, no tmpfs, no spawned servers or CLIs, no bundling,
+ * no packing; under a minute. `npm test` stays the full gate.
+ */
+const full = require('./jest.config');
+
+const sqlite = full.projects.find((project) => project.displayName === 'sqlite');
+
+/** @type {import('jest').Config} */
+module.exports = {
+  reporters: full.reporters,
+  testTimeout: full.testTimeout,
+  maxWorkers: full.maxWorkers,
+  projects: [
+    {
+      ...sqlite,
+      displayName: 'quick',
+      testPathIgnorePatterns: [
+        '/node_modules/',
+        // Real processes: killed, out of disk, without DynamoDB; the keys CLI, a listening server.
+        '<rootDir>/tests/reliability/',
+        '<rootDir>/tests/cli/',
+        '<rootDir>/tests/server/http-process.test.ts',
+        '<rootDir>/tests/sdk/e2e.test.ts',
+        // DynamoDB Local (Java), the esbuild bundle, CDK synthesis, npm pack.
+        '<rootDir>/tests/store/dynamodb',
+        '<rootDir>/tests/e2e/readme-dynamodb',
+        '<rootDir>/tests/lambda/',
+        '<rootDir>/tests/infra/',
+        '<rootDir>/tests/sdk/package.test.ts',
+      ],
+    },
+  ],
+};
