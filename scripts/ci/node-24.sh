@@ -20,5 +20,11 @@ if [ "$(node -p 'process.versions.node.split(".")[0]' 2>/dev/null || echo 0)" -l
   fi
   export PATH="$triggers_node_dir/bin:$PATH"
   export npm_config_nodedir="$triggers_node_dir"
+else
+  # A Node 24 of the machine's own: build against its headers, whatever npm's config says.
+  triggers_node_prefix="$(dirname "$(dirname "$(node -p process.execPath)")")"
+  if [ -f "$triggers_node_prefix/include/node/node_version.h" ]; then
+    export npm_config_nodedir="$triggers_node_prefix"
+  fi
 fi
 echo "node $(node --version), npm $(npm --version)"
