@@ -12,9 +12,7 @@ import {
   TransactWriteCommand,
   UpdateCommand,
 } from '@aws-sdk/lib-dynamodb';
-import type { Clock } from '../clock';
-import { withDynamoFaults } from './dynamodb-errors';
-import { INBOX_INDEX } from './dynamodb-tables';
+import type { Clock } from '../../clock';
 import type {
   AckOutcome,
   CreateOutcome,
@@ -28,10 +26,12 @@ import type {
   NewEvent,
   Priority,
   StoredEvent,
-} from './event-store';
+} from '../event-store';
+import { withDynamoFaults } from './errors';
+import { INBOX_INDEX } from './tables';
 
 /**
- * The production EventStore on DynamoDB (table design in dynamodb-tables.ts).
+ * The production EventStore on DynamoDB (table design in tables.ts).
  *
  * Idempotency: the key record and the event (and its payload chunks, if any) are written by
  * one `TransactWriteItems`, each Put conditional (`attribute_not_exists(pk)`, or an expired
@@ -328,7 +328,7 @@ export class DynamoEventStore implements EventStore {
     // The client belongs to whoever made it; nothing is buffered here.
   }
 
-  /** The key condition and filter of one inbox query (see dynamodb-tables.ts for the index). */
+  /** The key condition and filter of one inbox query (see tables.ts for the index). */
   private inboxQuery(
     { tenantId, filters, after }: ListPendingQuery,
     now: number,

@@ -1,4 +1,4 @@
-import { UnavailableError } from '../errors';
+import { UnavailableError } from '../../errors';
 
 // Throttling, capacity and service-side faults, after the SDK's own retries with backoff
 // have run out: a retry later may succeed, so they answer 503 with Retry-After.

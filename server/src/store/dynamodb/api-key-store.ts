@@ -5,8 +5,8 @@ import {
   ScanCommand,
   UpdateCommand,
 } from '@aws-sdk/lib-dynamodb';
-import { withDynamoFaults } from './dynamodb-errors';
-import type { ApiKeyRecord, KeyStore, Scope } from './key-store';
+import type { ApiKeyRecord, KeyStore, Scope } from '../key-store';
+import { withDynamoFaults } from './errors';
 
 type Item = Record<string, unknown>;
 
