@@ -7,6 +7,7 @@ import {
 } from '@aws-sdk/lib-dynamodb';
 import type { Clock } from '../../clock';
 import type { CreateOutcome, CreateRequest, IdempotencyRecord } from '../event-store';
+import { type RetryPolicy, retryDelay, sleep } from './backoff';
 import { toEventItem } from './event-item';
 import { readIdempotencyItem, toIdempotencyItem, toIdempotencyRecord } from './idempotency-item';
 import { idempotencyPk } from './item-keys';
@@ -18,7 +19,17 @@ export interface EventTable {
   clock: Clock;
 }
 
-const MAX_TRANSACTION_CONFLICT_RETRIES = 8;
+/**
+ * A transaction that another one held an item of is retried: 8 times more at most, after a
+ * short wait with full jitter (10 ms × 2^n at most), as DynamoDB advises for conflicts.
+ */
+const TRANSACTION_CONFLICT_RETRY: RetryPolicy = {
+  maxAttempts: 9,
+  baseDelayMs: 10,
+  maxDelayMs: Number.POSITIVE_INFINITY,
+  sleep,
+  random: Math.random,
+};
 
 /**
  * Writes a new event (EventStore.create).
@@ -73,14 +84,14 @@ export async function createEvent(
     { Put: { TableName: tableName, Item: item, ConditionExpression: 'attribute_not_exists(pk)' } },
     ...chunks.map((chunk) => ({ Put: { TableName: tableName, Item: chunk } })),
   ];
-  for (let attempt = 0; ; attempt += 1) {
+  for (let attempt = 1; ; attempt += 1) {
     try {
       await client.send(new TransactWriteCommand({ TransactItems: items }));
       return created;
     } catch (error) {
       const reasons = cancellationReasons(error);
       if (!reasons) throw error;
-      const mayRetry = attempt < MAX_TRANSACTION_CONFLICT_RETRIES;
+      const mayRetry = attempt < TRANSACTION_CONFLICT_RETRY.maxAttempts;
       if (idempotency && reasons[0] === 'ConditionalCheckFailed') {
         const record = await readKey(table, event.tenantId, idempotency.key);
         // The holder expired (or was deleted) between the two calls: claim the key again.
@@ -90,9 +101,9 @@ export async function createEvent(
           ? { kind: 'replayed', record }
           : { kind: 'key_reused', record };
       }
-      // Another transaction held one of the items: retry with a little jittered backoff.
+      // Another transaction held one of the items: retry after a little jittered backoff.
       if (reasons.includes('TransactionConflict') && mayRetry) {
-        await sleep(Math.random() * 10 * 2 ** attempt);
+        await TRANSACTION_CONFLICT_RETRY.sleep(retryDelay(TRANSACTION_CONFLICT_RETRY, attempt));
         continue;
       }
       throw error;
@@ -123,8 +134,4 @@ async function readKey(
 function cancellationReasons(error: unknown): string[] | undefined {
   if (!(error instanceof TransactionCanceledException)) return undefined;
   return (error.CancellationReasons ?? []).map((reason) => reason.Code ?? 'None');
-}
-
-function sleep(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms));
 }

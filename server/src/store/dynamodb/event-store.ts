@@ -11,7 +11,8 @@ import type {
   ListPendingResult,
   StoredEvent,
 } from '../event-store';
-import { type BatchTarget, batchDeleteByPk, batchGetByPk } from './batch';
+import type { RetryPolicy } from './backoff';
+import { type BatchTarget, batchDeleteByPk, batchGetByPk, UNPROCESSED_RETRY } from './batch';
 import { createEvent, type EventTable } from './create-event';
 import { withDynamoFaults } from './errors';
 import { type EventItem, readAckState, readChunkItem, readEventItem, toStoredEvent } from './event-item';
@@ -34,6 +35,8 @@ export interface DynamoEventStoreOptions {
    * keeps reading: an empty page with `has_more` would break the paging contract.
    */
   inboxReadBudget?: number;
+  /** How batch reads and deletes resend what DynamoDB left unprocessed (see batch.ts). */
+  unprocessedRetry?: Partial<RetryPolicy>;
 }
 
 const DEFAULT_INLINE_PAYLOAD_BYTES = 300 * 1024;
@@ -60,7 +63,7 @@ export class DynamoEventStore implements EventStore {
       inlineBytes: options.inlinePayloadBytes ?? DEFAULT_INLINE_PAYLOAD_BYTES,
       chunkBytes: options.chunkBytes ?? DEFAULT_CHUNK_BYTES,
     };
-    this.batches = { client, tableName };
+    this.batches = { client, tableName, retry: { ...UNPROCESSED_RETRY, ...options.unprocessedRetry } };
     this.inbox = {
       client,
       tableName,
@@ -152,8 +155,8 @@ export class DynamoEventStore implements EventStore {
         }),
       );
       const deleted = result.Attributes && readEventItem(result.Attributes);
-      // Chunks outlive the event only if this process dies here; without the event nothing
-      // reads them, and their TTL removes them.
+      // Chunks outlive the event only if this process dies here or their deletes stay
+      // unprocessed: without the event nothing reads them, and their TTL removes them.
       await batchDeleteByPk(this.batches, deleted ? chunkPksOf(deleted) : []);
     });
   }
