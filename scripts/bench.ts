@@ -20,12 +20,12 @@ import path from 'node:path';
 import { PutCommand } from '@aws-sdk/lib-dynamodb';
 import autocannon from 'autocannon';
 import { v7 as uuidv7 } from 'uuid';
-import { DynamoEventStore } from '../server/src/store/dynamodb';
-import { createDynamoClients } from '../server/src/store/dynamodb-client';
-import { createTables, dynamoTableNames } from '../server/src/store/dynamodb-tables';
+import { createDynamoClients } from '../server/src/store/dynamodb/client';
+import { DynamoEventStore } from '../server/src/store/dynamodb/event-store';
+import { createTables, dynamoTableNames } from '../server/src/store/dynamodb/tables';
 import type { EventStore } from '../server/src/store/event-store';
-import { SqliteEventStore } from '../server/src/store/sqlite';
-import { openSqliteDatabase } from '../server/src/store/sqlite-database';
+import { openSqliteDatabase } from '../server/src/store/sqlite/database';
+import { SqliteEventStore } from '../server/src/store/sqlite/event-store';
 import { startDynamoDbLocal } from '../tests/helpers/dynamodb-local';
 import {
   ensureServerBuilt,

@@ -9,9 +9,9 @@
 import { randomBytes, randomUUID } from 'node:crypto';
 import { GetCommand } from '@aws-sdk/lib-dynamodb';
 import { v7 as uuidv7 } from 'uuid';
-import { DynamoEventStore } from '../server/src/store/dynamodb';
-import { createDynamoClients } from '../server/src/store/dynamodb-client';
-import { createTables, deleteTables } from '../server/src/store/dynamodb-tables';
+import { createDynamoClients } from '../server/src/store/dynamodb/client';
+import { DynamoEventStore } from '../server/src/store/dynamodb/event-store';
+import { createTables, deleteTables } from '../server/src/store/dynamodb/tables';
 import type { NewEvent } from '../server/src/store/event-store';
 import { startDynamoDbLocal } from '../tests/helpers/dynamodb-local';
 

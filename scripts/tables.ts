@@ -5,8 +5,8 @@
  *   TRIGGERS_DYNAMODB_ENDPOINT=http://127.0.0.1:8000 npm run -s tables -- create
  */
 import { ConfigError, readConfig } from '../server/src/config';
-import { createDynamoClients } from '../server/src/store/dynamodb-client';
-import { createTables, dynamoTableNames } from '../server/src/store/dynamodb-tables';
+import { createDynamoClients } from '../server/src/store/dynamodb/client';
+import { createTables, dynamoTableNames } from '../server/src/store/dynamodb/tables';
 
 const USAGE = `Usage: npm run -s tables -- create
 

@@ -7,7 +7,7 @@ import type * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as sns from 'aws-cdk-lib/aws-sns';
 import * as subscriptions from 'aws-cdk-lib/aws-sns-subscriptions';
 import type { Construct } from 'constructs';
-import { INBOX_INDEX } from '../../server/src/store/dynamodb-tables';
+import { INBOX_INDEX } from '../../server/src/store/dynamodb/tables';
 import type { ResourceNames } from './names';
 import type { StackSettings } from './settings';
 import type { Tables } from './tables';

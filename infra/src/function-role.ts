@@ -1,7 +1,7 @@
 import { ArnFormat, Stack } from 'aws-cdk-lib';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import type { Construct } from 'constructs';
-import { INBOX_INDEX } from '../../server/src/store/dynamodb-tables';
+import { INBOX_INDEX } from '../../server/src/store/dynamodb/tables';
 import type { ResourceNames } from './names';
 import type { Tables } from './tables';
 
@@ -10,7 +10,7 @@ import type { Tables } from './tables';
  * resources. No managed policy (AWSLambdaBasicExecutionRole allows logs on `*`) and no
  * `grantReadWriteData` (it grants `index/*` and actions the server never uses).
  *
- * The calls are those of server/src/store/dynamodb*.ts: Put/Get/Update/Delete, BatchGet,
+ * The calls are those of server/src/store/dynamodb/*.ts: Put/Get/Update/Delete, BatchGet,
  * BatchWrite and TransactWrite (authorized as its Put and ConditionCheck items) on the events
  * table, Query on its inbox index only, and GetItem on the keys table. Scan, Put and Update on
  * the keys table belong to the operator's keys CLI, which runs with the operator's own rights.

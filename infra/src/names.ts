@@ -1,4 +1,4 @@
-import { dynamoTableNames } from '../../server/src/store/dynamodb-tables';
+import { dynamoTableNames } from '../../server/src/store/dynamodb/tables';
 
 /**
  * Every physical name in the stack, derived from the stage so that stages share an account

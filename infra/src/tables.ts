@@ -5,7 +5,7 @@ import {
   eventsTableDefinition,
   keysTableDefinition,
   TTL_ATTRIBUTE,
-} from '../../server/src/store/dynamodb-tables';
+} from '../../server/src/store/dynamodb/tables';
 import type { ResourceNames } from './names';
 import type { StackSettings } from './settings';
 

@@ -5,7 +5,7 @@ import type { Config } from './config';
 import { type WarmUpReport, warmUp } from './http/warm-up';
 import type { AppMetrics } from './metrics';
 import type { LoadedSpec } from './spec';
-import type { OpenedStores } from './store/opened-stores';
+import type { OpenedStores } from './store/open-stores';
 
 export interface BootOptions {
   config: Config;

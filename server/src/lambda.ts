@@ -10,7 +10,7 @@ import type { components } from './generated/triggers';
 import { adaptGatewayRequest, type GatewayEvent, gatewayRequestId } from './lambda/gateway-request';
 import { LambdaMetrics } from './lambda/metrics';
 import { BUNDLED_REDOC_FILE, loadBundledSpec, loadSpec } from './spec';
-import { openDynamoStores } from './store/dynamodb-stores';
+import { openDynamoStores } from './store/dynamodb/open';
 
 /**
  * AWS Lambda entry point (API Gateway REST API v1 or HTTP API v2 → this → DynamoDB).

@@ -5,7 +5,7 @@ import { App } from 'aws-cdk-lib';
 import { Match, Template } from 'aws-cdk-lib/assertions';
 import { bundleLambda } from '../../infra/src/lambda-bundle';
 import { createTriggersStack } from '../../infra/src/triggers-stack';
-import { eventsTableDefinition, keysTableDefinition } from '../../server/src/store/dynamodb-tables';
+import { eventsTableDefinition, keysTableDefinition } from '../../server/src/store/dynamodb/tables';
 
 /**
  * The CDK stack, asserted on its synthesized CloudFormation template. Offline: bundling is

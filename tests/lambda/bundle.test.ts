@@ -1,12 +1,12 @@
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { bundleLambda } from '../../infra/src/lambda-bundle';
+import { type BundleReport, bundleLambda } from '../../infra/src/lambda-bundle';
 import { issueApiKey } from '../../server/src/auth/api-keys';
 import { loadSpec } from '../../server/src/spec';
-import { createDynamoClients } from '../../server/src/store/dynamodb-client';
-import { DynamoKeyStore } from '../../server/src/store/dynamodb-keys';
-import { createTables, deleteTables, dynamoTableNames } from '../../server/src/store/dynamodb-tables';
+import { DynamoKeyStore } from '../../server/src/store/dynamodb/api-key-store';
+import { createDynamoClients } from '../../server/src/store/dynamodb/client';
+import { createTables, deleteTables, dynamoTableNames } from '../../server/src/store/dynamodb/tables';
 import { ALL_SCOPES } from '../../server/src/store/key-store';
 import { assertAnswerMatchesContract } from '../helpers/contract';
 import { httpApiEvent, type RequestSpec, restApiEvent } from './gateway-events';
@@ -23,6 +23,7 @@ const clients = createDynamoClients({ region: 'us-east-1', endpoint });
 const outDir = mkdtempSync(path.join(tmpdir(), 'triggers-lambda-'));
 const env = { TRIGGERS_STAGE: stage, TRIGGERS_DYNAMODB_ENDPOINT: endpoint, AWS_REGION: 'us-east-1' };
 
+let report: BundleReport;
 let bundle: string;
 let lambda: LambdaProcess;
 let apiKey: string;
@@ -58,7 +59,8 @@ const newEvent = (n: number) =>
   JSON.stringify({ source: 'billing', event_type: 'invoice.paid', payload: { n, amount: 12.5 } });
 
 beforeAll(async () => {
-  bundle = bundleLambda(outDir).indexPath;
+  report = bundleLambda(outDir);
+  bundle = report.indexPath;
   await createTables(clients.base, tables);
   const key = await issueApiKey(new DynamoKeyStore(clients.documents, tables.keys), {
     tenantId: 'acme',
@@ -197,6 +199,15 @@ describe.each([
 });
 
 describe('the bundled handler on AWS', () => {
+  it('bundles no SQLite: the DynamoDB opener takes the stores interface as a type only', () => {
+    // A value import of store/open-stores.ts would pull in better-sqlite3, whose native
+    // addon is not in the bundle: the function would fail at init on AWS.
+    const packages = report.inputBytesByPackage.map(([name]) => name);
+    expect(packages).toContain('@aws-sdk/lib-dynamodb');
+    expect(packages).not.toContain('better-sqlite3');
+    expect(readFileSync(bundle, 'utf8')).not.toMatch(/better-sqlite3|better_sqlite3/);
+  });
+
   it('rejects the development key: AUTH_MODE is aws unless set otherwise', async () => {
     const res = await call(restApiEvent, {
       method: 'GET',

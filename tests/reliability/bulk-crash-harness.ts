@@ -4,9 +4,9 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { ScanCommand } from '@aws-sdk/lib-dynamodb';
 import Database from 'better-sqlite3';
-import { DynamoEventStore } from '../../server/src/store/dynamodb';
-import { createDynamoClients } from '../../server/src/store/dynamodb-client';
-import { createTables, deleteTables, dynamoTableNames } from '../../server/src/store/dynamodb-tables';
+import { createDynamoClients } from '../../server/src/store/dynamodb/client';
+import { DynamoEventStore } from '../../server/src/store/dynamodb/event-store';
+import { createTables, deleteTables, dynamoTableNames } from '../../server/src/store/dynamodb/tables';
 import { ensureServerBuilt, killServer, type ServerProcess, startServer } from '../helpers/server-process';
 import { callApi, type HttpAnswer, inPool, type Json, NoAnswerError, sleep } from './ingest-ledger';
 

@@ -1,8 +1,8 @@
 import { randomUUID } from 'node:crypto';
 import { issueApiKey } from '../../server/src/auth/api-keys';
-import { createDynamoClients, type DynamoClients } from '../../server/src/store/dynamodb-client';
-import { DynamoKeyStore } from '../../server/src/store/dynamodb-keys';
-import { createTables, dynamoTableNames } from '../../server/src/store/dynamodb-tables';
+import { DynamoKeyStore } from '../../server/src/store/dynamodb/api-key-store';
+import { createDynamoClients, type DynamoClients } from '../../server/src/store/dynamodb/client';
+import { createTables, dynamoTableNames } from '../../server/src/store/dynamodb/tables';
 import { type DynamoDbLocal, startDynamoDbLocal } from '../helpers/dynamodb-local';
 import {
   ensureServerBuilt,
@@ -34,7 +34,7 @@ import {
 
 /**
  * The longest a store fault may take to be answered: the Lambda's default timeout, past
- * which API Gateway answers a bare 504 instead of our 503 (dynamodb-client.ts bounds one
+ * which API Gateway answers a bare 504 instead of our 503 (store/dynamodb/client.ts bounds one
  * DynamoDB call at ~6.6 s). Not a performance figure: without the bound, a hung endpoint
  * holds requests for the SDK's 300 s socket default.
  */

@@ -17,9 +17,9 @@ import Database from 'better-sqlite3';
 import pino from 'pino';
 import { createApp } from '../../server/src/app';
 import { systemClock } from '../../server/src/clock';
-import { SqliteEventStore } from '../../server/src/store/sqlite';
-import { openSqliteDatabase, type SqliteDatabase } from '../../server/src/store/sqlite-database';
-import { SqliteKeyStore } from '../../server/src/store/sqlite-keys';
+import { SqliteKeyStore } from '../../server/src/store/sqlite/api-key-store';
+import { openSqliteDatabase, type SqliteDatabase } from '../../server/src/store/sqlite/database';
+import { SqliteEventStore } from '../../server/src/store/sqlite/event-store';
 import {
   ensureServerBuilt,
   isRunning,
@@ -39,8 +39,8 @@ import { callApi, describeUnavailable, type HttpAnswer, IngestLedger } from './i
  *   SQLITE_IOERR_WRITE). Linux, any user; skipped where `prlimit` is missing;
  * - SQLite's own `PRAGMA max_page_count`, which raises SQLITE_FULL inside a statement of a
  *   group-commit batch (and rolls back the whole transaction: before the fix in
- *   group-commit.ts, every write then answered 500): runs everywhere (the real app, in this
- *   process, on a real socket).
+ *   sqlite/group-commit.ts, every write then answered 500): runs everywhere (the real app, in
+ *   this process, on a real socket).
  * Each time: every write answers 201 or 503 UNAVAILABLE with Retry-After (never a 500, never
  * a hang), the file passes `PRAGMA integrity_check`, every event answered 201 stays readable,
  * and once space returns writes succeed again without a restart; the ingests answered 503,

@@ -1,5 +1,5 @@
 import Database from 'better-sqlite3';
-import { GroupCommit } from '../../server/src/store/group-commit';
+import { GroupCommit } from '../../server/src/store/sqlite/group-commit';
 
 describe('GroupCommit', () => {
   let db: Database.Database;

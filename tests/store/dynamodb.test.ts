@@ -1,10 +1,10 @@
 import { randomBytes, randomUUID } from 'node:crypto';
 import { PutCommand, QueryCommand } from '@aws-sdk/lib-dynamodb';
 import { UnavailableError } from '../../server/src/errors';
-import { DynamoEventStore } from '../../server/src/store/dynamodb';
-import { createDynamoClients } from '../../server/src/store/dynamodb-client';
-import { DynamoKeyStore } from '../../server/src/store/dynamodb-keys';
-import { createTables, deleteTables, INBOX_INDEX } from '../../server/src/store/dynamodb-tables';
+import { DynamoKeyStore } from '../../server/src/store/dynamodb/api-key-store';
+import { createDynamoClients } from '../../server/src/store/dynamodb/client';
+import { DynamoEventStore } from '../../server/src/store/dynamodb/event-store';
+import { createTables, deleteTables, INBOX_INDEX } from '../../server/src/store/dynamodb/tables';
 import type { NewEvent } from '../../server/src/store/event-store';
 import { FakeClock } from '../helpers/fake-clock';
 import { describeEventStore } from './conformance';

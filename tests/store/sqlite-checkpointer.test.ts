@@ -1,8 +1,8 @@
 import { mkdtempSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { startBackgroundCheckpoints } from '../../server/src/store/sqlite-checkpointer';
-import { openSqliteDatabase, type SqliteDatabase } from '../../server/src/store/sqlite-database';
+import { startBackgroundCheckpoints } from '../../server/src/store/sqlite/checkpointer';
+import { openSqliteDatabase, type SqliteDatabase } from '../../server/src/store/sqlite/database';
 
 /** 24 MB of rows, 500 per transaction, with the connection's own checkpoints off. */
 function writeMany(db: SqliteDatabase): number {

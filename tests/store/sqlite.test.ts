@@ -1,9 +1,9 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { SqliteEventStore } from '../../server/src/store/sqlite';
-import { openSqliteDatabase, SCHEMA_VERSION } from '../../server/src/store/sqlite-database';
-import { SqliteKeyStore } from '../../server/src/store/sqlite-keys';
+import { SqliteKeyStore } from '../../server/src/store/sqlite/api-key-store';
+import { openSqliteDatabase, SCHEMA_VERSION } from '../../server/src/store/sqlite/database';
+import { SqliteEventStore } from '../../server/src/store/sqlite/event-store';
 import { FakeClock } from '../helpers/fake-clock';
 import { describeEventStore } from './conformance';
 

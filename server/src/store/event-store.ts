@@ -1,6 +1,6 @@
 /**
- * The storage port. The service depends only on this; each adapter (SQLite today) implements
- * it and is held to the shared conformance suite in tests/store/. Times are epoch
+ * The storage port. The service depends only on this; each adapter (sqlite/, dynamodb/)
+ * implements it and is held to the shared conformance suite in tests/store/. Times are epoch
  * milliseconds; the wire format (ISO strings, snake_case) belongs to the HTTP layer.
  */
 

@@ -1,42 +1,30 @@
 import type { Clock } from '../clock';
 import type { Config } from '../config';
-import { newCursorSecret } from './cursor';
-import { openDynamoStores } from './dynamodb-stores';
-import type { OpenedStores } from './opened-stores';
-import { SqliteEventStore } from './sqlite';
-import { startBackgroundCheckpoints } from './sqlite-checkpointer';
-import { getOrCreateSetting, openSqliteDatabase } from './sqlite-database';
-import { SqliteKeyStore } from './sqlite-keys';
+import { openDynamoStores } from './dynamodb/open';
+import type { EventStore } from './event-store';
+import type { KeyStore } from './key-store';
+import { openSqliteStores, type SqliteOpenOptions } from './sqlite/open';
 
-export interface OpenStoresOptions {
+/** The configured store, opened: what the server, the Lambda and the keys CLI work on. */
+export interface OpenedStores {
+  events: EventStore;
+  keys: KeyStore;
   /**
-   * For a long-running server on SQLite: WAL checkpoints on a worker thread (see
-   * sqlite-checkpointer.ts), told when one fails (it is retried; the data stays in the WAL).
-   * Short-lived users (the keys CLI) leave SQLite to checkpoint on its own.
+   * The HMAC key of inbox cursors: TRIGGERS_CURSOR_SECRET, else one generated once and kept
+   * in the store, so cursors survive restarts and work on every instance.
    */
-  backgroundCheckpoints?: { onError: (message: string) => void };
+  cursorSecret(): Promise<string>;
+  /** Where the data lives, for the startup log. */
+  location: string;
+  close(): Promise<void>;
 }
 
-/** Opens the configured store (SQLite file or DynamoDB tables) for the server or the keys CLI. */
-export function openStores(config: Config, clock: Clock, options: OpenStoresOptions = {}): OpenedStores {
+/**
+ * Opens the configured store (SQLite file or DynamoDB tables) for the server or the keys CLI.
+ * The Lambda calls openDynamoStores itself: importing this module would bundle SQLite's
+ * native module, which is why dynamodb/open.ts takes OpenedStores from here as a type only.
+ */
+export function openStores(config: Config, clock: Clock, options: SqliteOpenOptions = {}): OpenedStores {
   if (config.store === 'dynamodb') return openDynamoStores(config, clock);
-  const db = openSqliteDatabase(config.sqlitePath);
-  const checkpoints =
-    options.backgroundCheckpoints && config.sqlitePath !== ':memory:'
-      ? startBackgroundCheckpoints(db, options.backgroundCheckpoints)
-      : undefined;
-  const events = new SqliteEventStore(db, { clock });
-  return {
-    events,
-    keys: new SqliteKeyStore(db),
-    async cursorSecret() {
-      return config.cursorSecret ?? getOrCreateSetting(db, 'cursor_secret', newCursorSecret);
-    },
-    location: config.sqlitePath,
-    async close() {
-      await events.close();
-      await checkpoints?.close();
-      db.close();
-    },
-  };
+  return openSqliteStores(config, clock, options);
 }

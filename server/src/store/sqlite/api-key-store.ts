@@ -1,6 +1,6 @@
-import type { ApiKeyRecord, KeyStore, Scope } from './key-store';
-import type { SqliteDatabase } from './sqlite-database';
-import { withSqliteFaults } from './sqlite-errors';
+import type { ApiKeyRecord, KeyStore, Scope } from '../key-store';
+import type { SqliteDatabase } from './database';
+import { withSqliteFaults } from './errors';
 
 interface KeyRow {
   key_id: string;

@@ -1,5 +1,5 @@
 import type { Statement } from 'better-sqlite3';
-import type { Clock } from '../clock';
+import type { Clock } from '../../clock';
 import type {
   AckOutcome,
   CreateOutcome,
@@ -11,10 +11,10 @@ import type {
   ListPendingResult,
   Priority,
   StoredEvent,
-} from './event-store';
+} from '../event-store';
+import type { SqliteDatabase } from './database';
+import { withSqliteFaults } from './errors';
 import { GroupCommit } from './group-commit';
-import type { SqliteDatabase } from './sqlite-database';
-import { withSqliteFaults } from './sqlite-errors';
 
 interface EventRow {
   tenant_id: string;

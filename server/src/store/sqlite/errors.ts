@@ -1,4 +1,4 @@
-import { UnavailableError } from '../errors';
+import { UnavailableError } from '../../errors';
 
 // Faults of the file or the lock, which a retry may cure: answered 503 with Retry-After.
 // Anything else (a constraint or SQL bug) stays an internal error.

@@ -5,10 +5,10 @@ import {
   ScanCommand,
   UpdateCommand,
 } from '@aws-sdk/lib-dynamodb';
-import { withDynamoFaults } from './dynamodb-errors';
-import type { ApiKeyRecord, KeyStore, Scope } from './key-store';
-
-type Item = Record<string, unknown>;
+import type { ApiKeyRecord, KeyStore } from '../key-store';
+import { type ApiKeyItem, readApiKeyItem, toApiKeyItem, toApiKeyRecord } from './api-key-item';
+import { withDynamoFaults } from './errors';
+import type { RawItem } from './item-attributes';
 
 /**
  * API keys in their own table, keyed by the SHA-256 of the secret: authentication, the hot
@@ -26,16 +26,7 @@ export class DynamoKeyStore implements KeyStore {
       await this.client.send(
         new PutCommand({
           TableName: this.tableName,
-          Item: {
-            key_hash: record.secretHash,
-            key_id: record.keyId,
-            tenant_id: record.tenantId,
-            source: record.source,
-            scopes: record.scopes,
-            is_active: record.isActive,
-            created_at: record.createdAt,
-            revoked_at: record.revokedAt ?? undefined,
-          },
+          Item: toApiKeyItem(record),
           ConditionExpression: 'attribute_not_exists(key_hash)',
         }),
       );
@@ -47,13 +38,13 @@ export class DynamoKeyStore implements KeyStore {
       const result = await this.client.send(
         new GetCommand({ TableName: this.tableName, Key: { key_hash: secretHash }, ConsistentRead: true }),
       );
-      return result.Item ? toRecord(result.Item) : undefined;
+      return result.Item ? toApiKeyRecord(readApiKeyItem(result.Item)) : undefined;
     });
   }
 
   list(tenantId?: string): Promise<ApiKeyRecord[]> {
     return withDynamoFaults(async () => {
-      const records = (await this.scan()).map(toRecord);
+      const records = (await this.scan()).map(toApiKeyRecord);
       return records
         .filter((record) => tenantId === undefined || record.tenantId === tenantId)
         .sort((a, b) => a.createdAt - b.createdAt || a.keyId.localeCompare(b.keyId));
@@ -77,29 +68,16 @@ export class DynamoKeyStore implements KeyStore {
     });
   }
 
-  private async scan(): Promise<Item[]> {
-    const items: Item[] = [];
-    let startKey: Item | undefined;
+  private async scan(): Promise<ApiKeyItem[]> {
+    const items: ApiKeyItem[] = [];
+    let startKey: RawItem | undefined;
     do {
       const page = await this.client.send(
         new ScanCommand({ TableName: this.tableName, ConsistentRead: true, ExclusiveStartKey: startKey }),
       );
-      items.push(...((page.Items ?? []) as Item[]));
+      items.push(...(page.Items ?? []).map(readApiKeyItem));
       startKey = page.LastEvaluatedKey;
     } while (startKey);
     return items;
   }
-}
-
-function toRecord(item: Item): ApiKeyRecord {
-  return {
-    keyId: item.key_id as string,
-    secretHash: item.key_hash as string,
-    tenantId: item.tenant_id as string,
-    source: item.source as string,
-    scopes: item.scopes as Scope[],
-    isActive: item.is_active as boolean,
-    createdAt: item.created_at as number,
-    revokedAt: (item.revoked_at as number | null | undefined) ?? null,
-  };
 }

@@ -1,5 +1,5 @@
 import { Worker } from 'node:worker_threads';
-import type { SqliteDatabase } from './sqlite-database';
+import type { SqliteDatabase } from './database';
 
 /**
  * WAL checkpoints off the event loop. SQLite's automatic checkpoint runs inside the COMMIT

@@ -1,17 +1,20 @@
-import type { Clock } from '../clock';
-import type { Config } from '../config';
-import { newCursorSecret } from './cursor';
-import { DynamoEventStore } from './dynamodb';
-import { createDynamoClients } from './dynamodb-client';
-import { withDynamoFaults } from './dynamodb-errors';
-import { DynamoKeyStore } from './dynamodb-keys';
-import { getOrCreateDynamoSetting } from './dynamodb-settings';
-import { dynamoTableNames } from './dynamodb-tables';
-import type { OpenedStores } from './opened-stores';
+import type { Clock } from '../../clock';
+import type { Config } from '../../config';
+import { newCursorSecret } from '../cursor';
+import type { OpenedStores } from '../open-stores';
+import { DynamoKeyStore } from './api-key-store';
+import { createDynamoClients } from './client';
+import { withDynamoFaults } from './errors';
+import { DynamoEventStore } from './event-store';
+import { getOrCreateDynamoSetting } from './settings';
+import { dynamoTableNames } from './tables';
 
 export type DynamoStoreConfig = Pick<Config, 'awsRegion' | 'dynamodbEndpoint' | 'stage' | 'cursorSecret'>;
 
-/** The DynamoDB tables of `config.stage`. Kept apart from SQLite so the Lambda bundle has no native module. */
+/**
+ * The DynamoDB tables of `config.stage`. Kept apart from SQLite so the Lambda bundle has no
+ * native module: OpenedStores comes from ../open-stores as a type only (erased), never a value.
+ */
 export function openDynamoStores(config: DynamoStoreConfig, clock: Clock): OpenedStores {
   const clients = createDynamoClients({ region: config.awsRegion, endpoint: config.dynamodbEndpoint });
   const tables = dynamoTableNames(config.stage);

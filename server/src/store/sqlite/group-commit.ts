@@ -1,4 +1,4 @@
-import type { SqliteDatabase } from './sqlite-database';
+import type { SqliteDatabase } from './database';
 
 interface PendingWrite {
   work: () => unknown;

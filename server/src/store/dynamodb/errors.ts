@@ -1,4 +1,4 @@
-import { UnavailableError } from '../errors';
+import { UnavailableError } from '../../errors';
 
 // Throttling, capacity and service-side faults, after the SDK's own retries with backoff
 // have run out: a retry later may succeed, so they answer 503 with Retry-After.
@@ -31,8 +31,20 @@ interface AwsLikeError {
   $metadata?: { httpStatusCode?: number };
 }
 
+/**
+ * Part of a batch request that DynamoDB still left unprocessed after the bounded resends
+ * (batch.ts): the table is throttling, and a retry later may succeed.
+ */
+export class UnprocessedItemsError extends Error {
+  constructor(operation: string, unprocessed: number, attempts: number) {
+    super(`${operation} left ${unprocessed} request(s) unprocessed after ${attempts} attempts`);
+    this.name = 'UnprocessedItemsError';
+  }
+}
+
 /** True for a fault of the store (not of the request): see TRANSIENT_NAMES. */
 export function isDynamoFault(error: unknown): boolean {
+  if (error instanceof UnprocessedItemsError) return true;
   const candidate = error as AwsLikeError | null;
   if (!candidate || typeof candidate !== 'object') return false;
   if (candidate.name && TRANSIENT_NAMES.has(candidate.name)) return true;
