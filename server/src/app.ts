@@ -1,24 +1,26 @@
 import express, { type Express } from 'express';
 import type { Logger } from 'pino';
-import { Authenticator, type AuthMode } from './auth/authenticator';
+import { Authenticator } from './auth/authenticator';
 import { FailedAuthLimiter } from './auth/failed-auth-limit';
 import { authenticate } from './auth/middleware';
 import { type Clock, systemClock } from './clock';
+import type { Config } from './config';
 import { docsRouter } from './docs/routes';
 import { compileEventInputValidator } from './events/input-schema';
 import { eventsRouter } from './events/routes';
 import { EventsService } from './events/service';
 import { healthRouter } from './health/routes';
 import { corsAllowList } from './http/cors';
-import { errorHandler, notFound } from './http/error-handler';
+import { errorHandler } from './http/error-handler';
 import { jsonBody } from './http/json-body';
 import { httpLogger } from './http/logger';
 import { noConditionalRequests } from './http/no-conditional-requests';
 import { openApiValidator } from './http/openapi-validator';
-import { rateLimit, TokenBucketLimiter } from './http/rate-limit';
+import { rateLimit } from './http/rate-limit';
 import { requestId } from './http/request-id';
 import { routeGuard } from './http/route-guard';
 import { securityHeaders } from './http/security-headers';
+import { TokenBucketLimiter } from './http/token-bucket';
 import { stopWarmUp } from './http/warm-up';
 import { inboxRouter } from './inbox/routes';
 import { InboxService } from './inbox/service';
@@ -31,25 +33,17 @@ import type { KeyStore } from './store/key-store';
 
 const DAY_MS = 24 * 60 * 60 * 1000;
 
-/** What the app needs of the configuration (see config.ts for where it comes from). */
-export interface AppConfig {
-  authMode: AuthMode;
-  cursorSecret: string;
-  retentionDays: number;
-  /** Requests per second per API key; 0 turns rate limiting off. */
-  rateLimit: number;
-  rateBurst: number;
-  /**
-   * Failed authentications one client address may make at once, then as many per
-   * `authFailureWindowSeconds` (see auth/failed-auth-limit.ts); unset or 0: not limited.
-   */
-  authFailureLimit?: number;
-  authFailureWindowSeconds?: number;
-  /** Express's 'trust proxy' (which X-Forwarded-For hops give the client address); unset: none. */
-  trustProxy?: number | string | false;
-  /** Exact origins allowed by CORS; unset or empty: no CORS at all. */
-  corsOrigins?: readonly string[];
-}
+/**
+ * What the app takes of the configuration (config.ts reads and documents each setting), so a
+ * setting the app needs is named here once and boot.ts passes the Config through as it is.
+ * The failed-authentication limit, 'trust proxy' and CORS may be left unset (tests do): unset
+ * turns them off. The cursor secret is the resolved one: the configured secret, or the one the
+ * store generated and keeps.
+ */
+export type AppConfig = Pick<Config, 'authMode' | 'retentionDays' | 'rateLimit' | 'rateBurst'> &
+  Partial<Pick<Config, 'authFailureLimit' | 'authFailureWindowSeconds' | 'trustProxy' | 'corsOrigins'>> & {
+    cursorSecret: string;
+  };
 
 export interface AppDeps {
   store: EventStore;
@@ -117,7 +111,8 @@ export function createApp({
   app.use(eventsRouter(events));
   app.use(inboxRouter(inbox));
   app.use(meRouter());
-  app.use(notFound);
+  // No catch-all 404 here: routeGuard has answered every path and method the contract lacks,
+  // and every operation of the contract has its handler above.
   app.use(errorHandler(metrics));
   return app;
 }

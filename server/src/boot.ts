@@ -29,17 +29,8 @@ export async function bootApp(options: BootOptions): Promise<{ app: Express; war
     spec,
     metrics: options.metrics,
     redocBundlePath: options.redocBundlePath,
-    config: {
-      authMode: config.authMode,
-      cursorSecret: await stores.cursorSecret(),
-      retentionDays: config.retentionDays,
-      rateLimit: config.rateLimit,
-      rateBurst: config.rateBurst,
-      authFailureLimit: config.authFailureLimit,
-      authFailureWindowSeconds: config.authFailureWindowSeconds,
-      trustProxy: config.trustProxy,
-      corsOrigins: config.corsOrigins,
-    },
+    // All of Config: the app reads only its part of it (AppConfig), with the resolved secret.
+    config: { ...config, cursorSecret: await stores.cursorSecret() },
   });
   const report = await warmUp(app, spec.document.paths);
   if (report.unexpected.length > 0) logger.warn({ unexpected: report.unexpected }, 'warm-up missed routes');

@@ -145,13 +145,19 @@ export interface Config {
   /** Requests per second per API key; 0 turns rate limiting off. */
   rateLimit: number;
   rateBurst: number;
-  /** Failed authentications one client address may make at once (then as many per window); 0: no limit. */
+  /**
+   * Failed authentications one client address may make at once, then as many per
+   * `authFailureWindowSeconds` (see auth/failed-auth-limit.ts); 0: no limit.
+   */
   authFailureLimit: number;
   authFailureWindowSeconds: number;
-  /** Express's 'trust proxy': false, a hop count, or proxy addresses/subnets. */
+  /**
+   * Express's 'trust proxy' (which X-Forwarded-For hops give the client address): false, a hop
+   * count, or proxy addresses/subnets.
+   */
   trustProxy: number | string | false;
   /** Exact origins allowed by CORS; empty: no CORS. */
-  corsOrigins: string[];
+  corsOrigins: readonly string[];
   /** The local HTTP server's limits (local.ts); on Lambda, API Gateway has its own. */
   http: {
     headersTimeoutMs: number;

@@ -16,13 +16,14 @@ describe('Acknowledging events', () => {
     const res = await request(t.app).post('/v1/events').set('X-API-Key', DEV_KEY).send(body);
     return res.body.event_id as string;
   };
-  const ack = (id: string) => checked(request(t.app).post(`/v1/events/${id}/ack`).set('X-API-Key', DEV_KEY));
+  const ack = (id: string, status?: number) =>
+    checked(request(t.app).post(`/v1/events/${id}/ack`).set('X-API-Key', DEV_KEY), status);
 
   it('answers 200 with acknowledged_at, and removes the event from the inbox', async () => {
     const id = await create();
     t.clock.advance(250);
 
-    const res = await ack(id);
+    const res = await ack(id, 200);
 
     expect(res.status).toBe(200);
     expect(res.body).toMatchObject({
@@ -36,9 +37,9 @@ describe('Acknowledging events', () => {
 
   it('answers 409 CONFLICT with the current status and acknowledged_at on a second ack', async () => {
     const id = await create();
-    const first = await ack(id);
+    const first = await ack(id, 200);
 
-    const second = await ack(id);
+    const second = await ack(id, 409);
 
     expect(second.status).toBe(409);
     expect(second.body.error).toMatchObject({
@@ -48,7 +49,7 @@ describe('Acknowledging events', () => {
   });
 
   it('answers 404 for an unknown event', async () => {
-    const res = await ack(UNKNOWN_ID);
+    const res = await ack(UNKNOWN_ID, 404);
     expect(res.status).toBe(404);
     expect(res.body.error.code).toBe('NOT_FOUND');
   });
@@ -86,6 +87,7 @@ describe('POST /v1/events/bulk/ack', () => {
         .post('/v1/events/bulk/ack')
         .set('X-API-Key', DEV_KEY)
         .send({ event_ids: [ids[0], ids[1], ids[2], UNKNOWN_ID, 'not-an-id', ids[0]] }),
+      200,
     );
 
     // Assess
@@ -114,6 +116,7 @@ describe('POST /v1/events/bulk/ack', () => {
     // Act
     const res = await checked(
       request(t.app).post('/v1/events/bulk/ack').set('X-API-Key', DEV_KEY).send({ event_ids: repeated }),
+      200,
     );
 
     // Assess
@@ -143,6 +146,7 @@ describe('POST /v1/events/bulk/ack', () => {
   ])('answers 400 for %s', async (_name, payload) => {
     const res = await checked(
       request(t.app).post('/v1/events/bulk/ack').set('X-API-Key', DEV_KEY).send(payload),
+      400,
     );
     expect(res.status).toBe(400);
   });

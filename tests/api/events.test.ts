@@ -17,7 +17,7 @@ describe('POST /v1/events', () => {
 
   it('answers 201 with the event id, Location and times, and stores the event as sent', async () => {
     // Act
-    const res = await checked(request(t.app).post('/v1/events').set('X-API-Key', DEV_KEY).send(event));
+    const res = await checked(request(t.app).post('/v1/events').set('X-API-Key', DEV_KEY).send(event), 201);
 
     // Assess
     expect(res.status).toBe(201);
@@ -28,6 +28,7 @@ describe('POST /v1/events', () => {
     expect(res.headers['idempotent-replayed']).toBeUndefined();
     const got = await checked(
       request(t.app).get(`/v1/events/${res.body.event_id}`).set('X-API-Key', DEV_KEY),
+      200,
     );
     expect(got.body).toMatchObject({
       ...event,
@@ -49,9 +50,11 @@ describe('POST /v1/events', () => {
           payload: {},
           metadata: { correlation_id: 'c-1', priority: 'high', team: { name: 'ops' } },
         }),
+      201,
     );
     const got = await checked(
       request(t.app).get(`/v1/events/${res.body.event_id}`).set('X-API-Key', DEV_KEY),
+      200,
     );
     expect(got.body.source).toBe('billing');
     expect(got.body.event_type).toBe('order.paid');
@@ -61,6 +64,7 @@ describe('POST /v1/events', () => {
   it('accepts the key as Authorization: Bearer', async () => {
     const res = await checked(
       request(t.app).post('/v1/events').set('Authorization', `Bearer ${DEV_KEY}`).send(event),
+      201,
     );
     expect(res.status).toBe(201);
   });
@@ -81,7 +85,7 @@ describe('POST /v1/events', () => {
   ])(
     'answers 400 VALIDATION_ERROR naming the field for %s, and writes nothing',
     async (_name, body, path) => {
-      const res = await checked(request(t.app).post('/v1/events').set('X-API-Key', DEV_KEY).send(body));
+      const res = await checked(request(t.app).post('/v1/events').set('X-API-Key', DEV_KEY).send(body), 400);
       expect(res.status).toBe(400);
       expect(res.body.error.code).toBe('VALIDATION_ERROR');
       expect(res.body.error.details.errors.map((e: { path: string }) => e.path)).toContain(path);
@@ -97,6 +101,7 @@ describe('POST /v1/events', () => {
         .set('X-API-Key', DEV_KEY)
         .set('Content-Type', 'application/json')
         .send('{"source": "a",'),
+      400,
     );
     expect(res.status).toBe(400);
     expect(res.body.error).toMatchObject({
@@ -112,6 +117,7 @@ describe('POST /v1/events', () => {
         .set('X-API-Key', DEV_KEY)
         .set('Content-Type', 'text/plain')
         .send('hello'),
+      415,
     );
     expect(res.status).toBe(415);
     expect(res.body.error.code).toBe('UNSUPPORTED_MEDIA_TYPE');
@@ -125,6 +131,7 @@ describe('POST /v1/events', () => {
         .post('/v1/events')
         .set('X-API-Key', DEV_KEY)
         .send({ ...event, payload }),
+      400,
     );
     expect(res.status).toBe(400);
     expect(res.body.error.details.errors[0].path).toBe('/payload');
@@ -137,6 +144,7 @@ describe('POST /v1/events', () => {
         .set('X-API-Key', DEV_KEY)
         .set('Content-Type', 'application/json')
         .send('{"source":"s","event_type":"t","payload":{"a":{"n":1e400}}}'),
+      400,
     );
     expect(res.status).toBe(400);
     expect(res.body.error.details.errors[0].path).toBe('/payload/a/n');
@@ -149,6 +157,7 @@ describe('POST /v1/events', () => {
         .set('X-API-Key', DEV_KEY)
         .set('Content-Type', 'application/json')
         .send('{"source":"billing\\ud800","event_type":"t","payload":{}}'),
+      400,
     );
     expect(res.status).toBe(400);
     expect(res.body.error.details.errors[0].path).toBe('/body/source');
@@ -162,6 +171,7 @@ describe('POST /v1/events', () => {
         .set('Content-Type', 'application/json')
         .set('Content-Encoding', 'gzip')
         .send('{"source":"s","event_type":"t","payload":{}}'),
+      400,
     );
     expect(res.status).toBe(400);
     expect(res.body.error.code).toBe('VALIDATION_ERROR');
@@ -173,6 +183,7 @@ describe('POST /v1/events', () => {
         .post('/v1/events')
         .set('X-API-Key', DEV_KEY)
         .send({ ...event, payload: { blob: 'x'.repeat(1024 * 1024) } }),
+      413,
     );
     expect(res.status).toBe(413);
     expect(res.body.error.code).toBe('PAYLOAD_TOO_LARGE');
@@ -190,13 +201,14 @@ describe('GET /v1/events/{event_id}', () => {
   it('answers 404 for an unknown id', async () => {
     const res = await checked(
       request(t.app).get('/v1/events/0193a0b0-0000-7000-8000-000000000000').set('X-API-Key', DEV_KEY),
+      404,
     );
     expect(res.status).toBe(404);
     expect(res.body.error.code).toBe('NOT_FOUND');
   });
 
   it('answers 400 for an id that is not a UUID', async () => {
-    const res = await checked(request(t.app).get('/v1/events/not-a-uuid').set('X-API-Key', DEV_KEY));
+    const res = await checked(request(t.app).get('/v1/events/not-a-uuid').set('X-API-Key', DEV_KEY), 400);
     expect(res.status).toBe(400);
     expect(res.body.error.details.errors[0].path).toBe('/params/event_id');
   });
@@ -207,6 +219,7 @@ describe('GET /v1/events/{event_id}', () => {
     await request(t.app).post(`/v1/events/${created.body.event_id}/ack`).set('X-API-Key', DEV_KEY);
     const res = await checked(
       request(t.app).get(`/v1/events/${created.body.event_id}`).set('X-API-Key', DEV_KEY),
+      200,
     );
     expect(res.body.status).toBe('acknowledged');
     expect(res.body.acknowledged_at).toBe(new Date(t.clock.now).toISOString());
@@ -224,9 +237,9 @@ describe('DELETE /v1/events/{event_id}', () => {
     const created = await request(t.app).post('/v1/events').set('X-API-Key', DEV_KEY).send(event);
     const id = created.body.event_id as string;
 
-    const first = await checked(request(t.app).delete(`/v1/events/${id}`).set('X-API-Key', DEV_KEY));
-    const get = await checked(request(t.app).get(`/v1/events/${id}`).set('X-API-Key', DEV_KEY));
-    const second = await checked(request(t.app).delete(`/v1/events/${id}`).set('X-API-Key', DEV_KEY));
+    const first = await checked(request(t.app).delete(`/v1/events/${id}`).set('X-API-Key', DEV_KEY), 204);
+    const get = await checked(request(t.app).get(`/v1/events/${id}`).set('X-API-Key', DEV_KEY), 404);
+    const second = await checked(request(t.app).delete(`/v1/events/${id}`).set('X-API-Key', DEV_KEY), 204);
 
     expect([first.status, get.status, second.status]).toEqual([204, 404, 204]);
     expect(first.text).toBe('');

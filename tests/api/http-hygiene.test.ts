@@ -23,11 +23,11 @@ describe('Security headers', () => {
   it('sends nosniff, HSTS, frame denial and a CSP that allows nothing on JSON answers, errors included', async () => {
     // Act
     const answers = await Promise.all([
-      checked(request(t.app).get('/v1/health')),
-      checked(request(t.app).get('/v1/me').set('X-API-Key', DEV_KEY)),
-      checked(request(t.app).get('/v1/me')),
-      checked(request(t.app).get('/v1/nope')),
-      checked(request(t.app).post('/v1/events').set('X-API-Key', DEV_KEY).send({})),
+      checked(request(t.app).get('/v1/health'), 200),
+      checked(request(t.app).get('/v1/me').set('X-API-Key', DEV_KEY), 200),
+      checked(request(t.app).get('/v1/me'), 401),
+      checked(request(t.app).get('/v1/nope'), 404),
+      checked(request(t.app).post('/v1/events').set('X-API-Key', DEV_KEY).send({}), 400),
     ]);
 
     // Assess
@@ -46,7 +46,7 @@ describe('Security headers', () => {
 
   it('gives /docs a CSP that lets Redoc run from this server only: no other origin, no eval', async () => {
     // Act
-    const html = await checked(request(t.app).get('/docs'));
+    const html = await checked(request(t.app).get('/docs'), 200);
 
     // Assess
     const csp = html.headers['content-security-policy'] as string;
@@ -91,6 +91,7 @@ describe('No stack traces, whatever NODE_ENV is', () => {
         // Act
         const res = await checked(
           request(t.app).get('/v1/events/0193a0b0-0000-7000-8000-000000000000').set('X-API-Key', DEV_KEY),
+          500,
         );
 
         // Assess
@@ -129,13 +130,15 @@ describe('Content-Type of JSON answers', () => {
           .set('X-API-Key', await key())
           .set('Content-Type', 'application/json')
           .send('{'),
+        400,
       ),
-      await checked(request(t.app).get('/v1/me')),
-      await checked(request(t.app).get('/nope')),
+      await checked(request(t.app).get('/v1/me'), 401),
+      await checked(request(t.app).get('/nope'), 404),
       await checked(
         request(t.app)
           .put('/v1/me')
           .set('X-API-Key', await key()),
+        405,
       ),
       await checked(
         request(t.app)
@@ -143,6 +146,7 @@ describe('Content-Type of JSON answers', () => {
           .set('X-API-Key', await key())
           .set('Content-Type', 'application/json')
           .send(JSON.stringify({ ...EVENT, payload: { blob: 'x'.repeat(1_100_000) } })),
+        413,
       ),
       await checked(
         request(t.app)
@@ -150,12 +154,14 @@ describe('Content-Type of JSON answers', () => {
           .set('X-API-Key', await key())
           .set('Content-Type', 'text/plain')
           .send('hi'),
+        415,
       ),
-      await checked(request(t.app).get('/v1/me').set('X-API-Key', limited)),
+      await checked(request(t.app).get('/v1/me').set('X-API-Key', limited), 429),
       await checked(
         request(buggy.app)
           .get(`/v1/events/${'0193a0b0-0000-7000-8000-000000000000'}`)
           .set('X-API-Key', DEV_KEY),
+        500,
       ),
     ];
     await buggy.close();
@@ -187,6 +193,7 @@ describe('JSON nesting depth', () => {
           .set('X-API-Key', DEV_KEY)
           .set('Content-Type', 'application/json')
           .send(body),
+        400,
       );
 
       // Assess
@@ -199,15 +206,16 @@ describe('JSON nesting depth', () => {
 
   it('bounds the whole body at 128 levels, before the contract is checked', async () => {
     // Act: metadata may hold any keys; 128 levels in all pass the bound, 129 do not.
-    const post = (metadataDepth: number) =>
+    const post = (metadataDepth: number, status: number) =>
       checked(
         request(t.app)
           .post('/v1/events')
           .set('X-API-Key', DEV_KEY)
           .send({ ...EVENT, metadata: { extra: nested(metadataDepth) } }),
+        status,
       );
-    const atBound = await post(125);
-    const overBound = await post(126);
+    const atBound = await post(125, 201);
+    const overBound = await post(126, 400);
 
     // Assess: body(1) + metadata(2) + extra(3) + 125 more = 128 levels.
     expect(atBound.status).toBe(201);
@@ -230,9 +238,10 @@ describe('CORS', () => {
     const t = await createTestApp();
     try {
       // Act
-      const pre = await checked(preflight(t, ALLOWED));
+      const pre = await checked(preflight(t, ALLOWED), 405);
       const actual = await checked(
         request(t.app).get('/v1/me').set('Origin', ALLOWED).set('X-API-Key', DEV_KEY),
+        200,
       );
 
       // Assess
@@ -282,7 +291,7 @@ describe('CORS', () => {
           'https://app.example.com.evil.net',
           'http://app.example.com',
           'null',
-        ].map((origin) => checked(preflight(t, origin))),
+        ].map((origin) => checked(preflight(t, origin), 405)),
       );
 
       // Assess
@@ -295,10 +304,14 @@ describe('CORS', () => {
 
     it('names the allowed origin (never *) on answers, errors too, and exposes the headers clients need', async () => {
       // Act
-      const ok = await checked(request(t.app).get('/v1/me').set('Origin', ALLOWED).set('X-API-Key', DEV_KEY));
-      const unauthorized = await checked(request(t.app).get('/v1/me').set('Origin', ALLOWED));
+      const ok = await checked(
+        request(t.app).get('/v1/me').set('Origin', ALLOWED).set('X-API-Key', DEV_KEY),
+        200,
+      );
+      const unauthorized = await checked(request(t.app).get('/v1/me').set('Origin', ALLOWED), 401);
       const other = await checked(
         request(t.app).get('/v1/me').set('Origin', 'https://evil.example.net').set('X-API-Key', DEV_KEY),
+        200,
       );
 
       // Assess

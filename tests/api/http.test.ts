@@ -1,6 +1,46 @@
+import { request as httpRequest, type IncomingHttpHeaders } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import type { Express } from 'express';
 import request from 'supertest';
 import { checked } from '../helpers/contract';
 import { createTestApp, DEV_KEY, TEST_STORE, type TestApp } from '../helpers/test-app';
+
+interface RawAnswer {
+  status: number;
+  headers: IncomingHttpHeaders;
+  body: { error: { code: string; message: string; details: unknown; request_id: string } };
+}
+
+/**
+ * Sends `target` as the request line's target, byte for byte, over a real socket: supertest
+ * would first resolve it against the server's address, dropping what these tests are about.
+ */
+async function sendTarget(app: Express, method: string, target: string): Promise<RawAnswer> {
+  const server = app.listen(0, '127.0.0.1');
+  await new Promise((resolve) => server.once('listening', resolve));
+  const { port } = server.address() as AddressInfo;
+  try {
+    return await new Promise((resolve, reject) => {
+      const req = httpRequest(
+        { host: '127.0.0.1', port, method, path: target, headers: { 'X-API-Key': DEV_KEY }, agent: false },
+        (res) => {
+          let text = '';
+          res.setEncoding('utf8');
+          res.on('data', (chunk: string) => {
+            text += chunk;
+          });
+          res.on('end', () =>
+            resolve({ status: res.statusCode ?? 0, headers: res.headers, body: JSON.parse(text) }),
+          );
+        },
+      );
+      req.on('error', reject);
+      req.end();
+    });
+  } finally {
+    await new Promise((resolve) => server.close(resolve));
+  }
+}
 
 describe('Health', () => {
   let t: TestApp;
@@ -10,14 +50,14 @@ describe('Health', () => {
   afterEach(() => t.close());
 
   it('answers 200 healthy without a key, naming the store and version', async () => {
-    const res = await checked(request(t.app).get('/v1/health'));
+    const res = await checked(request(t.app).get('/v1/health'), 200);
     expect(res.status).toBe(200);
     expect(res.body).toMatchObject({ status: 'healthy', store: TEST_STORE, version: '1.0.0' });
   });
 
   it('answers 503 unhealthy with Retry-After when the store cannot be reached', async () => {
     await t.breakStore();
-    const res = await checked(request(t.app).get('/v1/health'));
+    const res = await checked(request(t.app).get('/v1/health'), 503);
     expect(res.status).toBe(503);
     expect(res.body.status).toBe('unhealthy');
     expect(res.headers['retry-after']).toBeDefined();
@@ -30,6 +70,7 @@ describe('Health', () => {
         .post('/v1/events')
         .set('X-API-Key', DEV_KEY)
         .send({ source: 's', event_type: 't', payload: {} }),
+      503,
     );
     expect(res.status).toBe(503);
     expect(res.body.error.code).toBe('UNAVAILABLE');
@@ -46,8 +87,8 @@ describe('Routing and the envelope', () => {
   afterAll(() => t.close());
 
   it('answers 404 NOT_FOUND for an unknown path, with and without /v1', async () => {
-    const outside = await checked(request(t.app).get('/nope'));
-    const inside = await checked(request(t.app).get('/v1/nope').set('X-API-Key', DEV_KEY));
+    const outside = await checked(request(t.app).get('/nope'), 404);
+    const inside = await checked(request(t.app).get('/v1/nope').set('X-API-Key', DEV_KEY), 404);
     expect([outside.status, inside.status]).toEqual([404, 404]);
     expect(inside.body.error.code).toBe('NOT_FOUND');
   });
@@ -58,6 +99,7 @@ describe('Routing and the envelope', () => {
         .put('/v1/events/0193a0b0-0000-7000-8000-000000000000')
         .set('X-API-Key', DEV_KEY)
         .send({}),
+      405,
     );
     expect(res.status).toBe(405);
     expect(res.body.error.code).toBe('METHOD_NOT_ALLOWED');
@@ -65,15 +107,21 @@ describe('Routing and the envelope', () => {
   });
 
   it('answers 405 for GET on the bulk path', async () => {
-    const res = await checked(request(t.app).get('/v1/events/bulk').set('X-API-Key', DEV_KEY));
+    const res = await checked(request(t.app).get('/v1/events/bulk').set('X-API-Key', DEV_KEY), 405);
     expect(res.status).toBe(405);
     expect(res.headers.allow).toBe('POST');
   });
 
   it('keeps a safe client X-Request-ID and replaces an unsafe one', async () => {
-    const kept = await checked(request(t.app).get('/v1/health').set('X-Request-ID', 'client-123:abc.DEF_x'));
-    const replaced = await checked(request(t.app).get('/v1/health').set('X-Request-ID', 'bad id <script>'));
-    const tooLong = await checked(request(t.app).get('/v1/health').set('X-Request-ID', 'a'.repeat(129)));
+    const kept = await checked(
+      request(t.app).get('/v1/health').set('X-Request-ID', 'client-123:abc.DEF_x'),
+      200,
+    );
+    const replaced = await checked(
+      request(t.app).get('/v1/health').set('X-Request-ID', 'bad id <script>'),
+      200,
+    );
+    const tooLong = await checked(request(t.app).get('/v1/health').set('X-Request-ID', 'a'.repeat(129)), 200);
     expect(kept.headers['x-request-id']).toBe('client-123:abc.DEF_x');
     expect(kept.body.request_id).toBe('client-123:abc.DEF_x');
     expect(replaced.headers['x-request-id']).toMatch(/^req_[0-9a-f]{32}$/);
@@ -83,7 +131,7 @@ describe('Routing and the envelope', () => {
   it('answers 404 for paths that differ from the contract in case or a trailing slash', async () => {
     const answers = await Promise.all(
       ['/v1/inbox/', '/V1/INBOX', '/v1/Events'].map((path) =>
-        checked(request(t.app).get(path).set('X-API-Key', DEV_KEY)),
+        checked(request(t.app).get(path).set('X-API-Key', DEV_KEY), 404),
       ),
     );
     expect(answers.map((res) => res.status)).toEqual([404, 404, 404]);
@@ -92,22 +140,59 @@ describe('Routing and the envelope', () => {
   it('answers 404 or 405 for a wrong path or method before it reads a malformed body or the key', async () => {
     const unknown = await checked(
       request(t.app).post('/v1/nope').set('Content-Type', 'application/json').send('{'),
+      404,
     );
     const wrongMethod = await checked(
       request(t.app).post('/v1/health').set('Content-Type', 'application/json').send('{'),
+      405,
     );
     expect([unknown.status, wrongMethod.status]).toEqual([404, 405]);
+  });
+
+  // The route guard reads req.path, which Express parses out of the target (scheme and host, or
+  // a fragment, dropped); express-openapi-validator matches req.originalUrl, the target as sent.
+  // So these targets pass the guard and are refused by the validator, whose 404 and 405 the
+  // error handler must still answer in the envelope (not as a 400 VALIDATION_ERROR).
+  it('answers 404 NOT_FOUND in the envelope for an absolute-form target the validator cannot place', async () => {
+    // Act
+    const res = await sendTarget(t.app, 'GET', 'http://127.0.0.1/v1/me');
+
+    // Assess
+    expect(res.status).toBe(404);
+    expect(res.headers['content-type']).toBe('application/json; charset=utf-8');
+    expect(res.body.error).toEqual({
+      code: 'NOT_FOUND',
+      message: 'No such path: GET /v1/me.',
+      details: {},
+      request_id: res.headers['x-request-id'],
+    });
+  });
+
+  it('answers 405 METHOD_NOT_ALLOWED with Allow when a fragment makes the validator see another path', async () => {
+    // Act: the guard sees GET /v1/events/{id}; the validator sees .../{id}#/ack, which takes POST only.
+    const res = await sendTarget(t.app, 'GET', '/v1/events/0193a0b0-0000-7000-8000-000000000000#/ack');
+
+    // Assess
+    expect(res.status).toBe(405);
+    expect(res.headers.allow).toBe('POST');
+    expect(res.body.error).toEqual({
+      code: 'METHOD_NOT_ALLOWED',
+      message: 'GET is not allowed on this path.',
+      details: { allow: ['POST'] },
+      request_id: res.headers['x-request-id'],
+    });
   });
 
   it('ignores conditional headers: never a 304 without a body', async () => {
     const res = await checked(
       request(t.app).get('/v1/me').set('X-API-Key', DEV_KEY).set('If-None-Match', '*'),
+      200,
     );
     expect(res.status).toBe(200);
   });
 
   it('answers 400 for limit=Infinity', async () => {
-    const res = await checked(request(t.app).get('/v1/inbox?limit=Infinity').set('X-API-Key', DEV_KEY));
+    const res = await checked(request(t.app).get('/v1/inbox?limit=Infinity').set('X-API-Key', DEV_KEY), 400);
     expect(res.status).toBe(400);
   });
 
@@ -125,14 +210,14 @@ describe('Docs', () => {
   afterAll(() => t.close());
 
   it('serves the contract at /openapi.yaml without a key', async () => {
-    const res = await checked(request(t.app).get('/openapi.yaml'));
+    const res = await checked(request(t.app).get('/openapi.yaml'), 200);
     expect(res.status).toBe(200);
     expect(res.headers['content-type']).toMatch(/^application\/yaml/);
     expect(res.text).toMatch(/^openapi: 3\.1\.0/);
   });
 
   it('serves an HTML reference whose renderer is served locally, with no CDN', async () => {
-    const html = await checked(request(t.app).get('/docs'));
+    const html = await checked(request(t.app).get('/docs'), 200);
     const script = await request(t.app).get('/docs/redoc.standalone.js');
     expect(html.status).toBe(200);
     expect(html.text).toContain('<redoc spec-url="openapi.yaml"');
@@ -143,8 +228,8 @@ describe('Docs', () => {
   });
 
   it('answers 404 for /docs/ and /DOCS: paths match exactly, as the contract writes them', async () => {
-    const slash = await checked(request(t.app).get('/docs/'));
-    const upper = await checked(request(t.app).get('/DOCS'));
+    const slash = await checked(request(t.app).get('/docs/'), 404);
+    const upper = await checked(request(t.app).get('/DOCS'), 404);
     expect([slash.status, upper.status]).toEqual([404, 404]);
   });
 });
@@ -163,6 +248,7 @@ describe('Unexpected errors', () => {
 
     const res = await checked(
       request(t.app).get('/v1/events/0193a0b0-0000-7000-8000-000000000000').set('X-API-Key', DEV_KEY),
+      500,
     );
 
     expect(res.status).toBe(500);

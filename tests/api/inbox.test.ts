@@ -33,8 +33,8 @@ describe('GET /v1/inbox', () => {
     }
     return ids;
   };
-  const page = (query: Record<string, string | number>, key = DEV_KEY) =>
-    checked(request(t.app).get('/v1/inbox').query(query).set('X-API-Key', key));
+  const page = (query: Record<string, string | number>, status: number, key = DEV_KEY) =>
+    checked(request(t.app).get('/v1/inbox').query(query).set('X-API-Key', key), status);
   const byOrder = (a: WireEvent, b: WireEvent) =>
     a.created_at === b.created_at
       ? a.event_id.localeCompare(b.event_id)
@@ -43,7 +43,7 @@ describe('GET /v1/inbox', () => {
   it('lists pending events oldest first (created_at, then event_id), with a default limit of 50', async () => {
     const ids = await seed(55);
 
-    const res = await page({});
+    const res = await page({}, 200);
 
     expect(res.body.pagination).toMatchObject({ limit: 50, has_more: true });
     expect(res.body.events).toHaveLength(50);
@@ -61,7 +61,7 @@ describe('GET /v1/inbox', () => {
 
     // Act
     do {
-      const res = await page(cursor ? { limit: 3, cursor } : { limit: 3 });
+      const res = await page(cursor ? { limit: 3, cursor } : { limit: 3 }, 200);
       expect(res.body.events.length).toBeGreaterThan(0);
       seen.push(...res.body.events);
       for (const event of res.body.events as WireEvent[]) {
@@ -81,8 +81,8 @@ describe('GET /v1/inbox', () => {
 
   it('sets has_more false and next_cursor null on an exactly full last page', async () => {
     await seed(4);
-    const first = await page({ limit: 2 });
-    const second = await page({ limit: 2, cursor: first.body.pagination.next_cursor });
+    const first = await page({ limit: 2 }, 200);
+    const second = await page({ limit: 2, cursor: first.body.pagination.next_cursor }, 200);
     expect(first.body.pagination.has_more).toBe(true);
     expect(second.body.events).toHaveLength(2);
     expect(second.body.pagination).toEqual({ limit: 2, next_cursor: null, has_more: false });
@@ -93,8 +93,8 @@ describe('GET /v1/inbox', () => {
     await seed(60, (i) => (i % 10 === 0 ? { source: 'rare', metadata: { priority: 'high' } } : {}));
 
     // Act
-    const first = await page({ source: 'rare', limit: 4 });
-    const second = await page({ source: 'rare', limit: 4, cursor: first.body.pagination.next_cursor });
+    const first = await page({ source: 'rare', limit: 4 }, 200);
+    const second = await page({ source: 'rare', limit: 4, cursor: first.body.pagination.next_cursor }, 200);
 
     // Assess
     expect(first.body.events).toHaveLength(4);
@@ -111,13 +111,13 @@ describe('GET /v1/inbox', () => {
       event_type: i % 2 ? 'order.paid' : 'order.created',
       metadata: { priority: i < 3 ? 'low' : 'normal' },
     }));
-    const all = (await page({ limit: 100 })).body.events as WireEvent[];
+    const all = (await page({ limit: 100 }, 200)).body.events as WireEvent[];
     const after = all[2]?.created_at as string;
     const before = all[7]?.created_at as string;
 
-    const paid = await page({ event_type: 'order.paid' });
-    const low = await page({ priority: 'low' });
-    const window = await page({ created_after: after, created_before: before });
+    const paid = await page({ event_type: 'order.paid' }, 200);
+    const low = await page({ priority: 'low' }, 200);
+    const window = await page({ created_after: after, created_before: before }, 200);
 
     expect(paid.body.events.map((e: WireEvent) => e.event_type)).toEqual(Array(4).fill('order.paid'));
     expect(low.body.events.map((e: WireEvent) => e.event_id)).toEqual(ids.slice(0, 3));
@@ -136,7 +136,7 @@ describe('GET /v1/inbox', () => {
     const after = t.clock.now;
 
     // Act
-    const res = await page({ created_after: iso(after), created_before: iso(after + offsetMs) });
+    const res = await page({ created_after: iso(after), created_before: iso(after + offsetMs) }, 200);
 
     // Assess
     expect(res.status).toBe(200);
@@ -149,9 +149,13 @@ describe('GET /v1/inbox', () => {
     await seed(2, (i) => (i === 0 ? { source: "order(1)!*'" } : {}));
 
     // Act
-    const raw = await checked(request(t.app).get("/v1/inbox?source=order(1)!*'").set('X-API-Key', DEV_KEY));
+    const raw = await checked(
+      request(t.app).get("/v1/inbox?source=order(1)!*'").set('X-API-Key', DEV_KEY),
+      200,
+    );
     const encoded = await checked(
       request(t.app).get('/v1/inbox?source=order%281%29%21%2A%27').set('X-API-Key', DEV_KEY),
+      200,
     );
 
     // Assess
@@ -164,6 +168,7 @@ describe('GET /v1/inbox', () => {
     await seed(2);
     const res = await checked(
       request(t.app).get('/v1/inbox?created_after=2000-01-01T00:00:00.000Z').set('X-API-Key', DEV_KEY),
+      200,
     );
     expect(res.status).toBe(200);
     expect(res.body.events).toHaveLength(2);
@@ -175,7 +180,7 @@ describe('GET /v1/inbox', () => {
     const fresh = await seed(1);
     t.clock.advance(86_400_000);
 
-    const res = await page({});
+    const res = await page({}, 200);
 
     expect(res.body.events.map((e: WireEvent) => e.event_id)).toEqual(fresh);
   });
@@ -183,7 +188,7 @@ describe('GET /v1/inbox', () => {
   describe('cursors', () => {
     it('answers 400 INVALID_CURSOR for garbage', async () => {
       for (const cursor of ['garbage', 'a.b', 'eyJ2IjoxfQ.AAAA', '....']) {
-        const res = await page({ cursor });
+        const res = await page({ cursor }, 400);
         expect(res.status).toBe(400);
         expect(res.body.error.code).toBe('INVALID_CURSOR');
       }
@@ -191,14 +196,14 @@ describe('GET /v1/inbox', () => {
 
     it('answers 400 INVALID_CURSOR for a tampered cursor', async () => {
       await seed(3);
-      const cursor = (await page({ limit: 1 })).body.pagination.next_cursor as string;
+      const cursor = (await page({ limit: 1 }, 200)).body.pagination.next_cursor as string;
       const [body, signature] = cursor.split('.') as [string, string];
       const decoded = JSON.parse(Buffer.from(body, 'base64url').toString());
       const forged = Buffer.from(JSON.stringify({ ...decoded, c: 0 })).toString('base64url');
       const flipped = `${body}.${signature.startsWith('A') ? 'B' : 'A'}${signature.slice(1)}`;
 
       for (const bad of [`${forged}.${signature}`, flipped, `${body}.`, body]) {
-        const res = await page({ limit: 1, cursor: bad });
+        const res = await page({ limit: 1, cursor: bad }, 400);
         expect(res.status).toBe(400);
         expect(res.body.error.code).toBe('INVALID_CURSOR');
       }
@@ -206,19 +211,19 @@ describe('GET /v1/inbox', () => {
 
     it('answers 400 INVALID_CURSOR for a cursor used with other filters', async () => {
       await seed(3);
-      const cursor = (await page({ limit: 1, source: 'billing' })).body.pagination.next_cursor as string;
-      const res = await page({ limit: 1, cursor, source: 'other' });
-      const unfiltered = await page({ limit: 1, cursor });
+      const cursor = (await page({ limit: 1, source: 'billing' }, 200)).body.pagination.next_cursor as string;
+      const res = await page({ limit: 1, cursor, source: 'other' }, 400);
+      const unfiltered = await page({ limit: 1, cursor }, 400);
       expect(res.body.error.code).toBe('INVALID_CURSOR');
       expect(unfiltered.body.error.code).toBe('INVALID_CURSOR');
-      expect((await page({ limit: 1, cursor, source: 'billing' })).status).toBe(200);
+      expect((await page({ limit: 1, cursor, source: 'billing' }, 200)).status).toBe(200);
     });
 
     it('answers 400 INVALID_CURSOR for a cursor of another tenant', async () => {
       await seed(3);
-      const cursor = (await page({ limit: 1 })).body.pagination.next_cursor as string;
+      const cursor = (await page({ limit: 1 }, 200)).body.pagination.next_cursor as string;
       const other = await t.createKey({ tenant: 'tenant-b' });
-      const res = await page({ limit: 1, cursor }, other);
+      const res = await page({ limit: 1, cursor }, 400, other);
       expect(res.status).toBe(400);
       expect(res.body.error.code).toBe('INVALID_CURSOR');
     });
@@ -232,7 +237,7 @@ describe('GET /v1/inbox', () => {
     ['a created_after that is not a date-time', { created_after: 'yesterday' }],
     ['an unknown parameter', { status: 'pending' }],
   ])('answers 400 VALIDATION_ERROR for %s', async (_name, query) => {
-    const res = await page(query);
+    const res = await page(query, 400);
     expect(res.status).toBe(400);
     expect(res.body.error.code).toBe('VALIDATION_ERROR');
   });

@@ -3,7 +3,7 @@ import { request as httpRequest, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import request from 'supertest';
 import type { AppConfig } from '../../server/src/app';
-import { TokenBucketLimiter } from '../../server/src/http/rate-limit';
+import { TokenBucketLimiter } from '../../server/src/http/token-bucket';
 import { type Answer, assertAnswerMatchesContract, checked } from '../helpers/contract';
 import { FakeClock } from '../helpers/fake-clock';
 import { createTestApp, DEV_KEY, type TestApp } from '../helpers/test-app';
@@ -91,7 +91,8 @@ describe('Rate limiting per API key', () => {
   });
   afterEach(() => t.close());
 
-  const me = (apiKey = DEV_KEY) => checked(request(t.app).get('/v1/me').set('X-API-Key', apiKey));
+  const me = (status?: number, apiKey = DEV_KEY) =>
+    checked(request(t.app).get('/v1/me').set('X-API-Key', apiKey), status);
 
   it('answers 429 RATE_LIMITED with Retry-After once the key burst is spent, and recovers with time', async () => {
     // Prepare
@@ -105,7 +106,7 @@ describe('Rate limiting per API key', () => {
 
     // Act
     t.clock.advance(1_000);
-    const after = await me();
+    const after = await me(200);
 
     // Assess
     expect(statuses).toEqual([200, 200, 200, 429]);
@@ -117,8 +118,8 @@ describe('Rate limiting per API key', () => {
 
   it('counts each key on its own', async () => {
     const other = await t.createKey({ tenant: 'acme' });
-    for (let i = 0; i < 3; i += 1) await me();
-    const res = await me(other);
+    for (let i = 0; i < 3; i += 1) await me(200);
+    const res = await me(200, other);
     expect(res.status).toBe(200);
   });
 
@@ -148,27 +149,34 @@ describe('Rate limiting per API key', () => {
     try {
       const created = await checked(
         request(roomy.app).post('/v1/events').set('X-API-Key', DEV_KEY).send(EVENT),
+        201,
       );
       const id = created.body.event_id as string;
-      const calls = [
-        request(roomy.app)
-          .post('/v1/events/bulk')
-          .send({ items: [EVENT] }),
-        request(roomy.app).get(`/v1/events/${id}`),
-        request(roomy.app).get(`/v1/events/${MISSING_ID}`),
-        request(roomy.app).get('/v1/inbox'),
-        request(roomy.app).post(`/v1/events/${id}/ack`),
-        request(roomy.app)
-          .post('/v1/events/bulk/ack')
-          .send({ event_ids: [id] }),
-        request(roomy.app).delete(`/v1/events/${id}`),
-        request(roomy.app).get('/v1/me'),
-        request(roomy.app).get('/v1/inbox?limit=0'),
+      const calls: Array<[request.Test, number]> = [
+        [
+          request(roomy.app)
+            .post('/v1/events/bulk')
+            .send({ items: [EVENT] }),
+          200,
+        ],
+        [request(roomy.app).get(`/v1/events/${id}`), 200],
+        [request(roomy.app).get(`/v1/events/${MISSING_ID}`), 404],
+        [request(roomy.app).get('/v1/inbox'), 200],
+        [request(roomy.app).post(`/v1/events/${id}/ack`), 200],
+        [
+          request(roomy.app)
+            .post('/v1/events/bulk/ack')
+            .send({ event_ids: [id] }),
+          200,
+        ],
+        [request(roomy.app).delete(`/v1/events/${id}`), 204],
+        [request(roomy.app).get('/v1/me'), 200],
+        [request(roomy.app).get('/v1/inbox?limit=0'), 400],
       ];
 
       // Act
       answers.push(created);
-      for (const call of calls) answers.push(await checked(call.set('X-API-Key', DEV_KEY)));
+      for (const [call, status] of calls) answers.push(await checked(call.set('X-API-Key', DEV_KEY), status));
     } finally {
       await roomy.close();
     }
@@ -186,7 +194,7 @@ describe('Rate limiting per API key', () => {
     const globex = await t.createKey({ tenant: 'globex' });
 
     // Act
-    const answers = [await me(acme), await me(globex)];
+    const answers = [await me(200, acme), await me(200, globex)];
 
     // Assess
     const [acmeHeaders, globexHeaders] = answers.map(
@@ -207,8 +215,8 @@ describe('Rate limiting per API key', () => {
     const off = await createTestApp({ rateLimit: 0 });
     try {
       const answers = [
-        await checked(request(off.app).get('/v1/me').set('X-API-Key', DEV_KEY)),
-        await checked(request(t.app).get('/v1/health')),
+        await checked(request(off.app).get('/v1/me').set('X-API-Key', DEV_KEY), 200),
+        await checked(request(t.app).get('/v1/health'), 200),
       ];
       for (const res of answers) {
         expect(res.status).toBe(200);
@@ -222,23 +230,24 @@ describe('Rate limiting per API key', () => {
 
   it('applies before idempotency: a 429 is not stored, and its retry after the refill creates the event', async () => {
     // Prepare: the burst is spent.
-    for (let i = 0; i < 3; i += 1) await me();
-    const ingest = () =>
+    for (let i = 0; i < 3; i += 1) await me(200);
+    const ingest = (status: number) =>
       checked(
         request(t.app)
           .post('/v1/events')
           .set('X-API-Key', DEV_KEY)
           .set('Idempotency-Key', 'retry-1')
           .send(EVENT),
+        status,
       );
 
     // Act
-    const refused = await ingest();
+    const refused = await ingest(429);
     const storedAfterRefusal = await t.countEvents();
     t.clock.advance(1_000);
-    const retried = await ingest();
+    const retried = await ingest(201);
     t.clock.advance(1_000);
-    const replayed = await ingest();
+    const replayed = await ingest(201);
 
     // Assess
     expect(refused.status).toBe(429);

@@ -45,11 +45,12 @@ describe('the keys CLI', () => {
   });
   afterAll(() => t.close());
 
-  const me = (apiKey: string) => checked(request(t.app).get('/v1/me').set('X-API-Key', apiKey));
+  const me = (apiKey: string, status: number) =>
+    checked(request(t.app).get('/v1/me').set('X-API-Key', apiKey), status);
 
   it('creates a key, prints it once, and the running app accepts it for its tenant', async () => {
     // Prepare
-    const devKeyAnswer = await me(DEV_KEY);
+    const devKeyAnswer = await me(DEV_KEY, 401);
     expect(devKeyAnswer.status).toBe(401);
 
     // Act
@@ -68,7 +69,7 @@ describe('the keys CLI', () => {
       source: 'billing',
       scopes: ['events:write', 'events:read', 'events:ack'],
     });
-    const res = await me(key.api_key);
+    const res = await me(key.api_key, 200);
     expect(res.status).toBe(200);
     expect(res.body).toMatchObject({
       tenant_id: 'acme',
@@ -124,7 +125,7 @@ describe('the keys CLI', () => {
     expect(created.code).toBe(0);
     const key = JSON.parse(created.stdout);
     expect(key.scopes).toEqual(['events:write']);
-    const inbox = await checked(request(t.app).get('/v1/inbox').set('X-API-Key', key.api_key));
+    const inbox = await checked(request(t.app).get('/v1/inbox').set('X-API-Key', key.api_key), 403);
     expect(inbox.status).toBe(403);
     expect(inbox.body.error.code).toBe('FORBIDDEN');
   });
@@ -132,7 +133,7 @@ describe('the keys CLI', () => {
   it('revokes a key, which the app then refuses within 60 s, though it had cached it', async () => {
     // Prepare
     const key = JSON.parse((await runCli(t.file, 'create', '--tenant', 'acme', '--source', 'ops')).stdout);
-    expect((await me(key.api_key)).status).toBe(200);
+    expect((await me(key.api_key, 200)).status).toBe(200);
 
     // Act
     const revoked = await runCli(t.file, 'revoke', key.key_id);
@@ -141,7 +142,7 @@ describe('the keys CLI', () => {
     // Assess
     expect(revoked).toMatchObject({ code: 0, stderr: '' });
     expect(JSON.parse(revoked.stdout)).toEqual({ key_id: key.key_id, revoked: true });
-    const res = await me(key.api_key);
+    const res = await me(key.api_key, 401);
     expect(res.status).toBe(401);
     expect(res.body.error.code).toBe('UNAUTHORIZED');
     const [record] = (await t.keys.list('acme')).filter((candidate) => candidate.keyId === key.key_id);

@@ -128,9 +128,18 @@ export function assertAnswerMatchesContract(res: Answer): void {
   }
 }
 
-/** Awaits a supertest request and checks its response against the contract. */
-export async function checked(test: Test): Promise<Response> {
+/**
+ * Awaits a supertest request and checks its response against the contract. With `status`,
+ * any other status fails right here, naming the request and the start of its body: a setup
+ * call that failed (a 503, say) must not surface later as an `undefined` field.
+ */
+export async function checked(test: Test, status?: number): Promise<Response> {
   const res = await test;
+  if (status !== undefined && res.status !== status) {
+    const req = (res as unknown as { req: { method: string; path: string } }).req;
+    const body = res.text ? `body ${res.text.slice(0, 300)}` : 'no body';
+    throw new Error(`${req.method} ${req.path}: expected ${status}, got ${res.status} (${body})`);
+  }
   assertMatchesContract(res);
   return res;
 }

@@ -2,7 +2,7 @@ import type { Request, Response } from 'express';
 import type { Clock } from '../clock';
 import { RateLimitedError } from '../errors';
 import { clientAddress } from '../http/client-address';
-import { setRateLimitHeaders, TokenBucketLimiter } from '../http/rate-limit';
+import { setRateLimitHeaders, TokenBucketLimiter } from '../http/token-bucket';
 
 export const FAILED_AUTH_POLICY = 'failed-auth';
 

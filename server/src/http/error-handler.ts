@@ -1,4 +1,4 @@
-import type { ErrorRequestHandler, RequestHandler, Response } from 'express';
+import type { ErrorRequestHandler, Response } from 'express';
 import {
   AppError,
   type ErrorCode,
@@ -32,11 +32,6 @@ interface BodyParserError {
   charset?: string;
   encoding?: string;
 }
-
-/** Unknown path (no route and no documented operation): 404 in the envelope. */
-export const notFound: RequestHandler = (req) => {
-  throw new NotFoundError(`No such path: ${req.method} ${req.path}.`);
-};
 
 /**
  * The one error middleware: every error — ours, the validator's, body-parser's, the store's
@@ -106,6 +101,9 @@ function fromBodyParser(error: BodyParserError): AppError | undefined {
 
 function fromValidator(error: ValidatorError, method: string, path: string): AppError | undefined {
   switch (error.status) {
+    // The route guard answers unknown paths and methods first, from req.path; the validator
+    // matches req.originalUrl, so a target that differs only there (absolute-form, a fragment)
+    // passes the guard and is refused here (tests/api/http.test.ts).
     case 404:
       return new NotFoundError(`No such path: ${method} ${path}.`);
     case 405: {
