@@ -21,8 +21,8 @@ export interface OpenedStores {
 
 /**
  * Opens the configured store (SQLite file or DynamoDB tables) for the server or the keys CLI.
- * The Lambda calls openDynamoStores itself: importing this module would bundle SQLite's
- * native module, which is why dynamodb/open.ts takes OpenedStores from here as a type only.
+ * The Lambda calls openDynamoStores itself: importing this module's values would bundle
+ * SQLite's native module (its types are fine: `import type` is erased).
  */
 export function openStores(config: Config, clock: Clock, options: SqliteOpenOptions = {}): OpenedStores {
   if (config.store === 'dynamodb') return openDynamoStores(config, clock);

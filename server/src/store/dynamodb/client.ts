@@ -27,8 +27,8 @@ const REQUEST_TIMEOUT_MS = 2_000;
  * gateway's bare 504 (tests/reliability/dynamodb-outage.test.ts).
  */
 export function createDynamoClients({ region, endpoint }: DynamoClientOptions): DynamoClients {
-  // The SDK is pinned to a release that supports Node 20 (STACK.md); without this it warns,
-  // at every client made, that later releases will not. Lambda runs Node 22 or newer.
+  // The SDK is pinned to a release that still supports Node 20 (releases from 2027 need Node
+  // 22); without this it warns there, at every client made, that later releases will not.
   process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
   const base = new DynamoDBClient({
     region,

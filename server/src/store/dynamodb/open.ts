@@ -1,7 +1,6 @@
 import type { Clock } from '../../clock';
 import type { Config } from '../../config';
 import { newCursorSecret } from '../cursor';
-import type { OpenedStores } from '../open-stores';
 import { DynamoKeyStore } from './api-key-store';
 import { createDynamoClients } from './client';
 import { withDynamoFaults } from './errors';
@@ -13,9 +12,10 @@ export type DynamoStoreConfig = Pick<Config, 'awsRegion' | 'dynamodbEndpoint' | 
 
 /**
  * The DynamoDB tables of `config.stage`. Kept apart from SQLite so the Lambda bundle has no
- * native module: OpenedStores comes from ../open-stores as a type only (erased), never a value.
+ * native module: nothing here imports ../open-stores.ts (which opens SQLite too); the shape
+ * is checked against OpenedStores where that module, or the Lambda's boot, takes it.
  */
-export function openDynamoStores(config: DynamoStoreConfig, clock: Clock): OpenedStores {
+export function openDynamoStores(config: DynamoStoreConfig, clock: Clock) {
   const clients = createDynamoClients({ region: config.awsRegion, endpoint: config.dynamodbEndpoint });
   const tables = dynamoTableNames(config.stage);
   return {

@@ -1,7 +1,6 @@
 import type { Clock } from '../../clock';
 import type { Config } from '../../config';
 import { newCursorSecret } from '../cursor';
-import type { OpenedStores } from '../open-stores';
 import { SqliteKeyStore } from './api-key-store';
 import { startBackgroundCheckpoints } from './checkpointer';
 import { getOrCreateSetting, openSqliteDatabase } from './database';
@@ -18,12 +17,12 @@ export interface SqliteOpenOptions {
   backgroundCheckpoints?: { onError: (message: string) => void };
 }
 
-/** The SQLite file at `config.sqlitePath`, events and API keys in the same file. */
-export function openSqliteStores(
-  config: SqliteStoreConfig,
-  clock: Clock,
-  options: SqliteOpenOptions = {},
-): OpenedStores {
+/**
+ * The SQLite file at `config.sqlitePath`, events and API keys in the same file. Its shape is
+ * checked against OpenedStores where ../open-stores.ts returns it (importing that type here
+ * would make an import circle).
+ */
+export function openSqliteStores(config: SqliteStoreConfig, clock: Clock, options: SqliteOpenOptions = {}) {
   const db = openSqliteDatabase(config.sqlitePath);
   const checkpoints =
     options.backgroundCheckpoints && config.sqlitePath !== ':memory:'
