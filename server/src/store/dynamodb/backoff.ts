@@ -20,6 +20,5 @@ export function retryDelay(policy: RetryPolicy, retry: number): number {
   return policy.random() * Math.min(policy.maxDelayMs, policy.baseDelayMs * 2 ** (retry - 1));
 }
 
-export function sleep(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms));
-}
+/** The real wait: Node's promise timer. */
+export { setTimeout as sleep } from 'node:timers/promises';
