@@ -31,7 +31,16 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        get?: never;
+        /**
+         * List events, newest first (the polling view)
+         * @description Every unexpired event of the caller's tenant, whatever its status, newest first by
+         *     default (`order=asc` for oldest first), ordered by `created_at`, then `event_id`. It
+         *     changes nothing: no lease is taken and nothing is acknowledged, so a poller that
+         *     de-duplicates by `event_id` (as Zapier's polling triggers do) sees each event once.
+         *     Filters apply before the limit. A cursor is bound to the tenant, the filters and the
+         *     order it was issued for; any other use is `400 INVALID_CURSOR`.
+         */
+        get: operations["listEvents"];
         put?: never;
         /**
          * Ingest one event
@@ -95,6 +104,26 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/events/bulk/redeliver": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Redeliver 1 to 100 events
+         * @description Each id is redelivered on its own, exactly as `POST /v1/events/{event_id}/redeliver` would; failures are listed in `failed` with the same error codes.
+         */
+        post: operations["redeliverEvents"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/v1/events/{event_id}": {
         parameters: {
             query?: never;
@@ -136,9 +165,94 @@ export interface paths {
         put?: never;
         /**
          * Acknowledge one event
-         * @description Conditional on the event being pending; `409` with its current status otherwise.
+         * @description Conditional on the event being pending; `409` with its current status otherwise. A
+         *     leased event is acknowledged too. With `{"lease_id"}` in the body, only if that is the
+         *     event's latest lease (`409` with `details.reason: "lease_mismatch"` otherwise); a
+         *     lease that ran out may still ack while no one else has leased the event. A retried ack
+         *     that finds the event acknowledged under the same `lease_id` answers `200` with the
+         *     first `acknowledged_at`, so it is safe to retry.
          */
         post: operations["ackEvent"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/events/{event_id}/nack": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The event's id. */
+                event_id: components["parameters"]["EventId"];
+            };
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Give a leased event back (negative acknowledgement)
+         * @description Ends the lease `lease_id`: the event is available again at `visible_at` (now plus
+         *     `delay` seconds). Only the event's latest lease may nack it (`409` with
+         *     `details.reason: "lease_mismatch"` otherwise); a lease that ran out may still nack while
+         *     no one else has leased the event. An event that has used all its deliveries
+         *     (`TRIGGERS_MAX_DELIVERIES`) becomes `dead` instead (`status: dead`, `visible_at: null`).
+         *     Safe to retry.
+         */
+        post: operations["nackEvent"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/events/{event_id}/extend": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The event's id. */
+                event_id: components["parameters"]["EventId"];
+            };
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Extend a lease while the work goes on
+         * @description Sets `leased_until = now + visibility_timeout`, counted from this call as SQS counts
+         *     `ChangeMessageVisibility`. One lease lives at most 12 hours in all, counted from when it
+         *     was taken: beyond, `409` with `details.reason: "lease_too_long"` and
+         *     `details.max_leased_until`. Only the event's latest lease may extend it (`409`
+         *     `lease_mismatch` otherwise). Safe to retry.
+         */
+        post: operations["extendLease"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/events/{event_id}/redeliver": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The event's id. */
+                event_id: components["parameters"]["EventId"];
+            };
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Make an acknowledged or dead event pending again
+         * @description The event becomes pending again with the same `event_id`: `delivery_count` 0, no lease,
+         *     `acknowledged_at` null, back in the inbox at its place by `created_at`. `409` when it is
+         *     pending already.
+         */
+        post: operations["redeliverEvent"];
         delete?: never;
         options?: never;
         head?: never;
@@ -153,17 +267,55 @@ export interface paths {
             cookie?: never;
         };
         /**
-         * List pending events, oldest first
-         * @description Pending, unexpired events of the caller's tenant ordered by `created_at`, then
-         *     `event_id`. Filters apply before the limit, so a page is never empty while
-         *     `has_more` is true. Pass `pagination.next_cursor` as `cursor` with the same filters
-         *     to read the next page; acknowledging events between pages never makes the pager
-         *     skip or repeat one. A cursor is bound to the tenant and the filters it was issued
-         *     for; any other use is `400 INVALID_CURSOR`.
+         * List available events, oldest first
+         * @description Available events of the caller's tenant (pending, unexpired, not leased) ordered by
+         *     `created_at`, then `event_id`; a leased event is hidden while its lease runs.
+         *     Filters apply before the limit, so a page is never empty while `has_more` is true.
+         *     Pass `pagination.next_cursor` as `cursor` with the same filters to read the next
+         *     page; acknowledging events between pages never makes the pager skip or repeat one. A
+         *     cursor is bound to the tenant and the filters it was issued for; any other use is
+         *     `400 INVALID_CURSOR`. With `wait` > 0, a first page (no cursor) that would be empty
+         *     waits for an event as `POST /v1/inbox/lease` does.
          */
         get: operations["listInbox"];
         put?: never;
         post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/inbox/lease": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Lease available events (many workers, no double processing)
+         * @description Atomically leases up to `limit` **available** events of the caller's tenant (pending,
+         *     unexpired, not leased), oldest first by the time each became available (for an event
+         *     never leased, its `created_at`). Each gets a new `lease.lease_id`,
+         *     `leased_until = now + visibility_timeout` and `delivery_count + 1`; until then no other
+         *     lease gets it. Two concurrent leases never get the same event. Acknowledge each event
+         *     with its `lease_id` when done, `nack` it to make it available again (optionally after a
+         *     delay), or `extend` the lease while the work goes on; an event neither acked nor nacked
+         *     becomes available again when its lease runs out.
+         *
+         *     An event leased `TRIGGERS_MAX_DELIVERIES` times (5 by default) and still not acked becomes
+         *     `dead` when its last lease runs out (at the latest when it would be leased again): it
+         *     leaves the inbox, `GET /v1/events?status=dead` lists it, and `redeliver` brings it back.
+         *
+         *     With `wait` > 0 and nothing available, the request is held until an event becomes
+         *     available (a new event wakes it at once) or `wait` runs out (then `events` is empty), as
+         *     SQS long polling does. Waiting requests per API key are bounded: beyond, `429`.
+         *     Needs the scopes `events:read` and `events:ack`.
+         */
+        post: operations["leaseEvents"];
         delete?: never;
         options?: never;
         head?: never;
@@ -250,8 +402,11 @@ export interface components {
         Name: string;
         /** @enum {string} */
         Priority: "low" | "normal" | "high";
-        /** @enum {string} */
-        EventStatus: "pending" | "acknowledged";
+        /**
+         * @description `dead`: leased `TRIGGERS_MAX_DELIVERIES` times and never acked; see `redeliver`.
+         * @enum {string}
+         */
+        EventStatus: "pending" | "acknowledged" | "dead";
         IdempotencyKey: string;
         /** @description Any JSON object, at most 409,600 bytes as compact UTF-8 JSON and at most 64 levels deep. */
         Payload: {
@@ -290,6 +445,9 @@ export interface components {
             metadata: components["schemas"]["Metadata"];
             acknowledged_at: components["schemas"]["Timestamp"] | null;
             expires_at: components["schemas"]["Timestamp"];
+            delivery_count: components["schemas"]["DeliveryCount"];
+            /** @description When the event's latest lease runs (or ran) out; null when it was never leased, or its lease ended with a nack or a redelivery. */
+            leased_until: components["schemas"]["Timestamp"] | null;
         };
         Event: components["schemas"]["EventFields"];
         EventResponse: components["schemas"]["EventFields"] & {
@@ -351,7 +509,8 @@ export interface components {
             }[];
             request_id: components["schemas"]["RequestId"];
         };
-        InboxPage: {
+        InboxPage: components["schemas"]["EventPage"];
+        EventPage: {
             events: components["schemas"]["Event"][];
             pagination: {
                 limit: number;
@@ -361,6 +520,93 @@ export interface components {
             };
             request_id: components["schemas"]["RequestId"];
         };
+        /** @description Names one lease of one event; opaque. */
+        LeaseId: string;
+        /** @description Seconds the lease hides the event from other leases (at most 12 hours). */
+        VisibilityTimeout: number;
+        Lease: {
+            lease_id: components["schemas"]["LeaseId"];
+            leased_until: components["schemas"]["Timestamp"];
+        };
+        /** @description Every field is optional; an empty body or `{}` leases up to 10 events for 30 seconds. */
+        LeaseInput: {
+            /**
+             * @description At most this many events.
+             * @default 10
+             */
+            limit: number;
+            /** @default 30 */
+            visibility_timeout: components["schemas"]["VisibilityTimeout"];
+            /**
+             * @description Seconds to hold the request while no event is available (long polling).
+             * @default 0
+             */
+            wait: number;
+            source?: components["schemas"]["Name"];
+            event_type?: components["schemas"]["Name"];
+            priority?: components["schemas"]["Priority"];
+        };
+        LeasedEvent: components["schemas"]["EventFields"] & {
+            lease: components["schemas"]["Lease"];
+        };
+        LeaseResult: {
+            events: components["schemas"]["LeasedEvent"][];
+            request_id: components["schemas"]["RequestId"];
+        };
+        /** @description Optional. With `lease_id`, the ack holds only if that is the event's latest lease. */
+        AckInput: {
+            lease_id?: components["schemas"]["LeaseId"];
+        };
+        NackInput: {
+            lease_id: components["schemas"]["LeaseId"];
+            /**
+             * @description Seconds before the event is available again.
+             * @default 0
+             */
+            delay: number;
+        };
+        NackResult: {
+            event_id: components["schemas"]["EventId"];
+            /**
+             * @description `dead` when the event has used all its deliveries.
+             * @enum {string}
+             */
+            status: "pending" | "dead";
+            delivery_count: components["schemas"]["DeliveryCount"];
+            /** @description When the event is available again; null when it is dead. */
+            visible_at: components["schemas"]["Timestamp"] | null;
+            request_id: components["schemas"]["RequestId"];
+        };
+        ExtendInput: {
+            lease_id: components["schemas"]["LeaseId"];
+            visibility_timeout: components["schemas"]["VisibilityTimeout"];
+        };
+        ExtendResult: {
+            event_id: components["schemas"]["EventId"];
+            leased_until: components["schemas"]["Timestamp"];
+            request_id: components["schemas"]["RequestId"];
+        };
+        RedeliverResult: {
+            event_id: components["schemas"]["EventId"];
+            /** @enum {string} */
+            status: "pending";
+            request_id: components["schemas"]["RequestId"];
+        };
+        BulkRedeliverInput: components["schemas"]["BulkAckInput"];
+        BulkRedeliverResult: {
+            successful: {
+                event_id: components["schemas"]["EventId"];
+                /** @enum {string} */
+                status: "pending";
+            }[];
+            failed: {
+                event_id: string;
+                error: components["schemas"]["ItemError"];
+            }[];
+            request_id: components["schemas"]["RequestId"];
+        };
+        /** @description How many times the event was leased since it was created or last redelivered. */
+        DeliveryCount: number;
         /** @enum {string} */
         Scope: "events:write" | "events:read" | "events:ack";
         Me: {
@@ -512,7 +758,7 @@ export interface components {
                 "application/json": components["schemas"]["Error"];
             };
         };
-        /** @description `CONFLICT`: the event is not pending (`details.current_status`, `details.acknowledged_at`). */
+        /** @description `CONFLICT`: the event is not in a state for this operation (`details.current_status`, `details.acknowledged_at`), or `details.reason` says why: `lease_mismatch` (the lease is not the event's latest; `details.current_status`) or `lease_too_long` (a lease lives at most 12 hours; `details.max_leased_until`). */
         Conflict: {
             headers: {
                 "X-Request-ID": components["headers"]["X-Request-ID"];
@@ -671,6 +917,18 @@ export interface components {
     parameters: {
         /** @description The event's id. */
         EventId: string;
+        /** @description Page size. */
+        Limit: number;
+        /** @description `pagination.next_cursor` of the previous page. */
+        Cursor: string;
+        /** @description Only events from this source. */
+        SourceFilter: string;
+        /** @description Only events of this type. */
+        EventTypeFilter: string;
+        /** @description Only events created strictly after this time. */
+        CreatedAfter: string;
+        /** @description Only events created strictly before this time. */
+        CreatedBefore: string;
         /** @description Makes the request safe to retry for 24 hours. 1 to 255 printable ASCII characters. */
         IdempotencyKey: components["schemas"]["IdempotencyKey"];
     };
@@ -757,6 +1015,82 @@ export interface operations {
                     "application/json": components["schemas"]["Health"];
                 };
             };
+        };
+    };
+    listEvents: {
+        parameters: {
+            query?: {
+                /** @description `desc` (newest first, the default) or `asc`. */
+                order?: "desc" | "asc";
+                /** @description Only events with this status (`dead` lists the dead letters). */
+                status?: components["schemas"]["EventStatus"];
+                /** @description Page size. */
+                limit?: components["parameters"]["Limit"];
+                /** @description `pagination.next_cursor` of the previous page. */
+                cursor?: components["parameters"]["Cursor"];
+                /** @description Only events from this source. */
+                source?: components["parameters"]["SourceFilter"];
+                /** @description Only events of this type. */
+                event_type?: components["parameters"]["EventTypeFilter"];
+                /** @description Only events created strictly after this time. */
+                created_after?: components["parameters"]["CreatedAfter"];
+                /** @description Only events created strictly before this time. */
+                created_before?: components["parameters"]["CreatedBefore"];
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description One page of events. */
+            200: {
+                headers: {
+                    "X-Request-ID": components["headers"]["X-Request-ID"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "events": [
+                     *         {
+                     *           "event_id": "01936f7e-5a3b-7c41-9d2e-3f4a5b6c7d8f",
+                     *           "created_at": "2026-11-27T15:30:05.000Z",
+                     *           "source": "billing",
+                     *           "event_type": "order.paid",
+                     *           "payload": {
+                     *             "order_id": "ord_1001"
+                     *           },
+                     *           "status": "acknowledged",
+                     *           "metadata": {
+                     *             "priority": "normal"
+                     *           },
+                     *           "acknowledged_at": "2026-11-27T15:31:00.000Z",
+                     *           "expires_at": "2026-12-04T15:30:05.000Z",
+                     *           "delivery_count": 1,
+                     *           "leased_until": "2026-11-27T15:30:35.000Z"
+                     *         }
+                     *       ],
+                     *       "pagination": {
+                     *         "limit": 1,
+                     *         "next_cursor": "eyJ2IjoxfQ.c2lnbmF0dXJl",
+                     *         "has_more": true
+                     *       },
+                     *       "request_id": "req_01JD8R2K3N4M5P6Q7R8S9T0V1W"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["EventPage"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            405: components["responses"]["MethodNotAllowed"];
+            429: components["responses"]["RateLimited"];
+            500: components["responses"]["InternalError"];
+            503: components["responses"]["Unavailable"];
         };
     };
     createEvent: {
@@ -988,6 +1322,74 @@ export interface operations {
             503: components["responses"]["Unavailable"];
         };
     };
+    redeliverEvents: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                /**
+                 * @example {
+                 *       "event_ids": [
+                 *         "01936f7e-5a3b-7c41-9d2e-3f4a5b6c7d8e",
+                 *         "01936f7e-5a3b-7c41-9d2e-3f4a5b6c7d8f"
+                 *       ]
+                 *     }
+                 */
+                "application/json": components["schemas"]["BulkRedeliverInput"];
+            };
+        };
+        responses: {
+            /** @description Every id was processed; see `successful` and `failed`. */
+            200: {
+                headers: {
+                    "X-Request-ID": components["headers"]["X-Request-ID"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "successful": [
+                     *         {
+                     *           "event_id": "01936f7e-5a3b-7c41-9d2e-3f4a5b6c7d8e",
+                     *           "status": "pending"
+                     *         }
+                     *       ],
+                     *       "failed": [
+                     *         {
+                     *           "event_id": "01936f7e-5a3b-7c41-9d2e-3f4a5b6c7d8f",
+                     *           "error": {
+                     *             "code": "CONFLICT",
+                     *             "message": "The event is pending already.",
+                     *             "details": {
+                     *               "current_status": "pending",
+                     *               "acknowledged_at": null
+                     *             }
+                     *           }
+                     *         }
+                     *       ],
+                     *       "request_id": "req_01JD8R2K3N4M5P6Q7R8S9T0V1W"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["BulkRedeliverResult"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            405: components["responses"]["MethodNotAllowed"];
+            413: components["responses"]["PayloadTooLarge"];
+            415: components["responses"]["UnsupportedMediaType"];
+            429: components["responses"]["RateLimited"];
+            500: components["responses"]["InternalError"];
+            503: components["responses"]["Unavailable"];
+        };
+    };
     getEvent: {
         parameters: {
             query?: never;
@@ -1025,6 +1427,8 @@ export interface operations {
                      *       },
                      *       "acknowledged_at": null,
                      *       "expires_at": "2026-12-04T15:30:00.000Z",
+                     *       "delivery_count": 0,
+                     *       "leased_until": null,
                      *       "request_id": "req_01JD8R2K3N4M5P6Q7R8S9T0V1W"
                      *     }
                      */
@@ -1082,7 +1486,16 @@ export interface operations {
             };
             cookie?: never;
         };
-        requestBody?: never;
+        requestBody?: {
+            content: {
+                /**
+                 * @example {
+                 *       "lease_id": "0193a1c4-2b7d-4f3e-9a61-5c2d7e8f9a0b"
+                 *     }
+                 */
+                "application/json": components["schemas"]["AckInput"];
+            };
+        };
         responses: {
             /** @description The event is acknowledged. */
             200: {
@@ -1110,6 +1523,160 @@ export interface operations {
             404: components["responses"]["NotFound"];
             405: components["responses"]["MethodNotAllowed"];
             409: components["responses"]["Conflict"];
+            413: components["responses"]["PayloadTooLarge"];
+            415: components["responses"]["UnsupportedMediaType"];
+            429: components["responses"]["RateLimited"];
+            500: components["responses"]["InternalError"];
+            503: components["responses"]["Unavailable"];
+        };
+    };
+    nackEvent: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The event's id. */
+                event_id: components["parameters"]["EventId"];
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                /**
+                 * @example {
+                 *       "lease_id": "0193a1c4-2b7d-4f3e-9a61-5c2d7e8f9a0b",
+                 *       "delay": 60
+                 *     }
+                 */
+                "application/json": components["schemas"]["NackInput"];
+            };
+        };
+        responses: {
+            /** @description The lease has ended. */
+            200: {
+                headers: {
+                    "X-Request-ID": components["headers"]["X-Request-ID"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "event_id": "01936f7e-5a3b-7c41-9d2e-3f4a5b6c7d8e",
+                     *       "status": "pending",
+                     *       "delivery_count": 1,
+                     *       "visible_at": "2026-11-27T15:32:00.000Z",
+                     *       "request_id": "req_01JD8R2K3N4M5P6Q7R8S9T0V1W"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["NackResult"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
+            405: components["responses"]["MethodNotAllowed"];
+            409: components["responses"]["Conflict"];
+            413: components["responses"]["PayloadTooLarge"];
+            415: components["responses"]["UnsupportedMediaType"];
+            429: components["responses"]["RateLimited"];
+            500: components["responses"]["InternalError"];
+            503: components["responses"]["Unavailable"];
+        };
+    };
+    extendLease: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The event's id. */
+                event_id: components["parameters"]["EventId"];
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                /**
+                 * @example {
+                 *       "lease_id": "0193a1c4-2b7d-4f3e-9a61-5c2d7e8f9a0b",
+                 *       "visibility_timeout": 120
+                 *     }
+                 */
+                "application/json": components["schemas"]["ExtendInput"];
+            };
+        };
+        responses: {
+            /** @description The lease now runs until `leased_until`. */
+            200: {
+                headers: {
+                    "X-Request-ID": components["headers"]["X-Request-ID"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "event_id": "01936f7e-5a3b-7c41-9d2e-3f4a5b6c7d8e",
+                     *       "leased_until": "2026-11-27T15:33:00.000Z",
+                     *       "request_id": "req_01JD8R2K3N4M5P6Q7R8S9T0V1W"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["ExtendResult"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
+            405: components["responses"]["MethodNotAllowed"];
+            409: components["responses"]["Conflict"];
+            413: components["responses"]["PayloadTooLarge"];
+            415: components["responses"]["UnsupportedMediaType"];
+            429: components["responses"]["RateLimited"];
+            500: components["responses"]["InternalError"];
+            503: components["responses"]["Unavailable"];
+        };
+    };
+    redeliverEvent: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The event's id. */
+                event_id: components["parameters"]["EventId"];
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The event is pending again. */
+            200: {
+                headers: {
+                    "X-Request-ID": components["headers"]["X-Request-ID"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "event_id": "01936f7e-5a3b-7c41-9d2e-3f4a5b6c7d8e",
+                     *       "status": "pending",
+                     *       "request_id": "req_01JD8R2K3N4M5P6Q7R8S9T0V1W"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["RedeliverResult"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
+            405: components["responses"]["MethodNotAllowed"];
+            409: components["responses"]["Conflict"];
             429: components["responses"]["RateLimited"];
             500: components["responses"]["InternalError"];
             503: components["responses"]["Unavailable"];
@@ -1119,19 +1686,21 @@ export interface operations {
         parameters: {
             query?: {
                 /** @description Page size. */
-                limit?: number;
+                limit?: components["parameters"]["Limit"];
                 /** @description `pagination.next_cursor` of the previous page. */
-                cursor?: string;
+                cursor?: components["parameters"]["Cursor"];
                 /** @description Only events from this source. */
-                source?: string;
+                source?: components["parameters"]["SourceFilter"];
                 /** @description Only events of this type. */
-                event_type?: string;
+                event_type?: components["parameters"]["EventTypeFilter"];
                 /** @description Only events of this priority. */
                 priority?: components["schemas"]["Priority"];
                 /** @description Only events created strictly after this time. */
-                created_after?: string;
+                created_after?: components["parameters"]["CreatedAfter"];
                 /** @description Only events created strictly before this time. */
-                created_before?: string;
+                created_before?: components["parameters"]["CreatedBefore"];
+                /** @description Seconds to hold a first page that would be empty until an event is available (long polling). */
+                wait?: number;
             };
             header?: never;
             path?: never;
@@ -1164,7 +1733,9 @@ export interface operations {
                      *             "priority": "normal"
                      *           },
                      *           "acknowledged_at": null,
-                     *           "expires_at": "2026-12-04T15:30:00.000Z"
+                     *           "expires_at": "2026-12-04T15:30:00.000Z",
+                     *           "delivery_count": 0,
+                     *           "leased_until": null
                      *         }
                      *       ],
                      *       "pagination": {
@@ -1182,6 +1753,78 @@ export interface operations {
             401: components["responses"]["Unauthorized"];
             403: components["responses"]["Forbidden"];
             405: components["responses"]["MethodNotAllowed"];
+            429: components["responses"]["RateLimited"];
+            500: components["responses"]["InternalError"];
+            503: components["responses"]["Unavailable"];
+        };
+    };
+    leaseEvents: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: {
+            content: {
+                /**
+                 * @example {
+                 *       "limit": 10,
+                 *       "visibility_timeout": 30,
+                 *       "wait": 20,
+                 *       "event_type": "order.created"
+                 *     }
+                 */
+                "application/json": components["schemas"]["LeaseInput"];
+            };
+        };
+        responses: {
+            /** @description The leased events, oldest first; empty when none was available. */
+            200: {
+                headers: {
+                    "X-Request-ID": components["headers"]["X-Request-ID"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "events": [
+                     *         {
+                     *           "event_id": "01936f7e-5a3b-7c41-9d2e-3f4a5b6c7d8e",
+                     *           "created_at": "2026-11-27T15:30:00.000Z",
+                     *           "source": "billing",
+                     *           "event_type": "order.created",
+                     *           "payload": {
+                     *             "order_id": "ord_1001"
+                     *           },
+                     *           "status": "pending",
+                     *           "metadata": {
+                     *             "priority": "normal"
+                     *           },
+                     *           "acknowledged_at": null,
+                     *           "expires_at": "2026-12-04T15:30:00.000Z",
+                     *           "delivery_count": 1,
+                     *           "leased_until": "2026-11-27T15:31:30.000Z",
+                     *           "lease": {
+                     *             "lease_id": "0193a1c4-2b7d-4f3e-9a61-5c2d7e8f9a0b",
+                     *             "leased_until": "2026-11-27T15:31:30.000Z"
+                     *           }
+                     *         }
+                     *       ],
+                     *       "request_id": "req_01JD8R2K3N4M5P6Q7R8S9T0V1W"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["LeaseResult"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            405: components["responses"]["MethodNotAllowed"];
+            413: components["responses"]["PayloadTooLarge"];
+            415: components["responses"]["UnsupportedMediaType"];
             429: components["responses"]["RateLimited"];
             500: components["responses"]["InternalError"];
             503: components["responses"]["Unavailable"];

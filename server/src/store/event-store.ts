@@ -4,7 +4,7 @@
  * milliseconds; the wire format (ISO strings, snake_case) belongs to the HTTP layer.
  */
 
-export type EventStatus = 'pending' | 'acknowledged';
+export type EventStatus = 'pending' | 'acknowledged' | 'dead';
 export type Priority = 'low' | 'normal' | 'high';
 
 export interface StoredEvent {
@@ -21,9 +21,29 @@ export interface StoredEvent {
   status: EventStatus;
   acknowledgedAt: number | null;
   expiresAt: number;
+  /** Times leased since it was created or last redelivered. */
+  deliveryCount: number;
+  /** The latest lease: valid for ack, nack and extend until the event is leased again. */
+  leaseId: string | null;
+  /** When the latest lease runs (or ran) out; null when never leased, nacked or redelivered. */
+  leasedUntil: number | null;
+  /**
+   * From when a pending event is available (created, lease run out, nack delay over).
+   * Leases take available events in (availableAt, createdAt, eventId) order.
+   */
+  availableAt: number;
+  /** When the latest lease was taken; a lease lives at most MAX_LEASE_MS from then. */
+  leaseStartedAt: number | null;
 }
 
-export type NewEvent = Omit<StoredEvent, 'status' | 'acknowledgedAt'>;
+/** What create() takes: the event's own fields; the store sets status and lease fields. */
+export type NewEvent = Omit<
+  StoredEvent,
+  'status' | 'acknowledgedAt' | 'deliveryCount' | 'leaseId' | 'leasedUntil' | 'availableAt' | 'leaseStartedAt'
+>;
+
+/** One lease lives at most 12 hours from when it was taken, extensions included (as in SQS). */
+export const MAX_LEASE_MS = 12 * 60 * 60 * 1000;
 
 /** Claims an idempotency key for the event being created, in the same atomic write. */
 export interface IdempotencyClaim {
@@ -55,10 +75,81 @@ export type CreateOutcome =
   /** The key was used before with another request hash; nothing was written. */
   | { kind: 'key_reused'; record: IdempotencyRecord };
 
+/** The event exists in this tenant but is not pending (or is dead). */
+export interface NotPending {
+  kind: 'not_pending';
+  status: EventStatus;
+  acknowledgedAt: number | null;
+}
+
+/** A lease id was given and it is not the event's latest lease. */
+export interface LeaseMismatch {
+  kind: 'lease_mismatch';
+  status: EventStatus;
+}
+
 export type AckOutcome =
+  /** Acked now, or acked before under the same lease id (a retry): the first ack's time. */
   | { kind: 'acked'; acknowledgedAt: number }
   | { kind: 'not_found' }
-  | { kind: 'not_pending'; status: EventStatus; acknowledgedAt: number | null };
+  | NotPending
+  | LeaseMismatch;
+
+export interface LeaseQuery {
+  tenantId: string;
+  filters: Pick<InboxFilters, 'source' | 'eventType' | 'priority'>;
+  limit: number;
+  visibilityTimeoutMs: number;
+  /**
+   * An available event already leased this many times becomes dead instead of leased
+   * (its last lease has run out); TRIGGERS_MAX_DELIVERIES.
+   */
+  maxDeliveries: number;
+}
+
+/** A leased event: `leaseId`, `leasedUntil` and `leaseStartedAt` are those of the new lease. */
+export type LeasedEvent = StoredEvent & { leaseId: string; leasedUntil: number };
+
+export type NackOutcome =
+  /** The lease ended: pending and available at `availableAt`, or dead (deliveries used up). */
+  | { kind: 'nacked'; status: 'pending' | 'dead'; deliveryCount: number; availableAt: number }
+  | { kind: 'not_found' }
+  | NotPending
+  | LeaseMismatch;
+
+export type ExtendOutcome =
+  | { kind: 'extended'; leasedUntil: number }
+  | { kind: 'not_found' }
+  | NotPending
+  | LeaseMismatch
+  /** The new end would pass MAX_LEASE_MS from the lease's start. */
+  | { kind: 'lease_too_long'; maxLeasedUntil: number };
+
+export type RedeliverOutcome =
+  | { kind: 'redelivered' }
+  | { kind: 'not_found' }
+  /** Pending already (leased or not): nothing changed. */
+  | NotPending;
+
+export interface ListEventsFilters {
+  status?: EventStatus;
+  source?: string;
+  eventType?: string;
+  /** Exclusive lower bound on createdAt. */
+  createdAfter?: number;
+  /** Exclusive upper bound on createdAt. */
+  createdBefore?: number;
+}
+
+export interface ListEventsQuery {
+  tenantId: string;
+  filters: ListEventsFilters;
+  /** `desc`: newest first (createdAt, then eventId, both descending). */
+  order: 'asc' | 'desc';
+  limit: number;
+  /** A page starts strictly after this position in `order`. */
+  after?: InboxPosition;
+}
 
 export interface InboxFilters {
   source?: string;
@@ -84,7 +175,7 @@ export interface ListPendingQuery {
 }
 
 export interface ListPendingResult {
-  /** At most `limit` pending, unexpired events matching the filters, oldest first. */
+  /** At most `limit` matching events, in the query's order. */
   events: StoredEvent[];
   /** True iff more matching pending events existed after the last one returned. */
   hasMore: boolean;
@@ -100,11 +191,39 @@ export interface EventStore {
   create(request: CreateRequest): Promise<CreateOutcome>;
   /** The event if it exists in this tenant and has not expired. */
   get(tenantId: string, eventId: string): Promise<StoredEvent | undefined>;
-  /** Acknowledges the event only if it is pending (a conditional write), durably. */
-  ack(tenantId: string, eventId: string, acknowledgedAt: number): Promise<AckOutcome>;
+  /**
+   * Acknowledges the event only if it is pending (a conditional write), durably; with a
+   * lease id, only if that is its latest lease. Acking again with the lease id that acked it
+   * answers `acked` with the first time (a retry), never `not_pending`.
+   */
+  ack(tenantId: string, eventId: string, acknowledgedAt: number, leaseId?: string): Promise<AckOutcome>;
+  /**
+   * Atomically leases up to `limit` available events (pending, unexpired, availableAt <= now):
+   * each gets a new lease id, leasedUntil = now + timeout, deliveryCount + 1. Concurrent
+   * leases never get the same event. Exhausted events met on the way become dead.
+   */
+  lease(query: LeaseQuery): Promise<LeasedEvent[]>;
+  /**
+   * Ends the latest lease (`leaseId` must be it): available again at now + delay, or dead when
+   * deliveryCount >= maxDeliveries. Repeating it with the same lease id nacks again.
+   */
+  nack(
+    tenantId: string,
+    eventId: string,
+    leaseId: string,
+    delayMs: number,
+    maxDeliveries: number,
+  ): Promise<NackOutcome>;
+  /** leasedUntil = now + timeout for the latest lease, within MAX_LEASE_MS of its start. */
+  extend(tenantId: string, eventId: string, leaseId: string, visibilityTimeoutMs: number): Promise<ExtendOutcome>;
+  /** An acknowledged or dead event becomes pending, available now, deliveryCount 0, no lease. */
+  redeliver(tenantId: string, eventId: string): Promise<RedeliverOutcome>;
   /** Deletes the event if it exists; deleting a missing event is not an error. */
   delete(tenantId: string, eventId: string): Promise<void>;
+  /** Available events (pending, unexpired, availableAt <= now), oldest first by createdAt. */
   listPending(query: ListPendingQuery): Promise<ListPendingResult>;
+  /** Every unexpired event whatever its status, in `order` by createdAt then eventId. */
+  listEvents(query: ListEventsQuery): Promise<ListPendingResult>;
   /** Throws when the store cannot serve requests. */
   ping(): Promise<void>;
   /** Finishes pending writes and stops background work. */
