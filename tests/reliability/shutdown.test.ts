@@ -61,4 +61,28 @@ describe('Graceful shutdown', () => {
     expect(server.output()).toMatch(/shutting down/);
     expect(server.output()).toMatch(/"msg":"stopped"/);
   });
+
+  it('answers a waiting long-poll lease with events: [] at SIGTERM instead of cutting it, and exits 0', async () => {
+    // Prepare: a lease that would wait 20 s for an event that never comes
+    server = await startServer({ TRIGGERS_SQLITE_PATH: path.join(dir, 'waiting.db'), LOG_LEVEL: 'info' });
+    const waiting = fetch(`${server.baseUrl}/v1/inbox/lease`, {
+      method: 'POST',
+      headers: { 'X-API-Key': 'test-api-key-12345', 'Content-Type': 'application/json' },
+      body: JSON.stringify({ wait: 20 }),
+    });
+    // Time for the request to reach its wait; answering early would not pass for waiting either:
+    // without the shutdown signal it holds the server for the 10 s grace, then is cut.
+    await new Promise((resolve) => setTimeout(resolve, 500));
+    const started = performance.now();
+
+    // Act
+    server.child.kill('SIGTERM');
+
+    // Assess
+    const res = await waiting;
+    const body = (await res.json()) as { events: unknown[] };
+    expect([res.status, body.events]).toEqual([200, []]);
+    expect(await server.exited).toBe(0);
+    expect(performance.now() - started).toBeLessThan(8_000);
+  });
 });
