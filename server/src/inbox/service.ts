@@ -19,6 +19,7 @@ export type EventsQuery = NonNullable<operations['listEvents']['parameters']['qu
 
 export const DEFAULT_PAGE_SIZE = 50;
 export const MAX_PAGE_SIZE = 100;
+export const MAX_WAIT_SECONDS = 20;
 
 export interface InboxPage {
   events: StoredEvent[];
@@ -45,6 +46,7 @@ export class InboxService {
    */
   async list(principal: Principal, query: InboxQuery, cancel?: AbortSignal): Promise<InboxPage> {
     const limit = pageLimit(query.limit);
+    const wait = waitOf(query.wait);
     const filters: InboxFilters = {
       source: query.source?.trim(),
       eventType: query.event_type?.trim(),
@@ -55,7 +57,7 @@ export class InboxService {
     const scope = { tenantId: principal.tenantId, filters: stringify(filters) ?? '' };
     const after = query.cursor === undefined ? undefined : this.cursors.decode(query.cursor, scope);
     const read = () => this.store.listPending({ tenantId: principal.tenantId, filters, limit, after });
-    const waitSeconds = after === undefined ? (query.wait ?? 0) : 0;
+    const waitSeconds = after === undefined ? wait : 0;
     const page = (await this.longPoll.wait(
       { tenantId: principal.tenantId, keyId: principal.keyId, seconds: waitSeconds, cancel },
       async () => {
@@ -97,6 +99,17 @@ export class InboxService {
       nextCursor: page.hasMore && last ? this.cursors.encode(scope, last) : null,
     };
   }
+}
+
+/** Long-poll seconds; like `limit`, `wait=1e400` reaches here as Infinity past the validator. */
+function waitOf(given: number | undefined): number {
+  const wait = given ?? 0;
+  if (!Number.isSafeInteger(wait) || wait < 0 || wait > MAX_WAIT_SECONDS) {
+    throw new ValidationError(`wait must be an integer from 0 to ${MAX_WAIT_SECONDS}.`, [
+      { path: '/query/wait', message: `must be an integer from 0 to ${MAX_WAIT_SECONDS}` },
+    ]);
+  }
+  return wait;
 }
 
 function pageLimit(given: number | undefined): number {
