@@ -40,17 +40,21 @@ import { createTestApp, DEV_KEY, TEST_STORE, type TestApp } from '../helpers/tes
  *      parameters as the server sees them) gets 400 VALIDATION_ERROR, a body over the size
  *      limit 413, malformed or over-deep JSON 400 — whatever the mutation was;
  *   2. the operation's rules (plans below) against an in-memory model of the tenant: which ids
- *      exist and in what state, which idempotency keys were used with which body. A valid
- *      request gets its documented 2xx, or the documented 4xx it legitimately gets (404 for
- *      an unknown id, 409 for an acked one, 422 for a key reused with another body, 413 for
- *      a payload over 409,600 bytes, 400 for a payload deeper than 64 levels or a number JSON
- *      cannot carry, 400 INVALID_CURSOR for a cursor the server never issued).
+ *      exist and in what state (status, deliveries, latest lease, when it is available again),
+ *      which idempotency keys were used with which body. A valid request gets its documented
+ *      2xx, or the documented 4xx it legitimately gets (404 for an unknown id, 409 for an acked
+ *      one or a stale lease, 422 for a key reused with another body, 413 for a payload over
+ *      409,600 bytes, 400 for a payload deeper than 64 levels or a number JSON cannot carry,
+ *      400 INVALID_CURSOR for a cursor the server never issued). Leases run out, nack delays
+ *      end and exhausted events die on the model's clock, the app's fake clock; a long poll
+ *      that would wait for nothing is answered by moving that clock past its `wait`.
  * Then: never a 5xx, every answer matches the contract (tests/helpers/contract.ts), the status
  * and error code are the expected ones, and 2xx bodies carry what the model says (events read
- * back field by field, inbox pages exactly the model's pending events in order).
+ * back field by field, inbox and event-list pages exactly the model's events in order, leases
+ * exactly the events the model says, with their new lease).
  *
  * Some valid requests are sent twice, as a retrying client would (a replay, a second ack).
- * At least 1,000 cases per run (PLANS' runs add up to 1,040), counted and printed at the end
+ * At least 1,000 cases per run (PLANS' runs add up to 1,470), counted and printed at the end
  * with the answers they got.
  *
  * Reproducible: fixed SEED per property; the file's properties run in order on one app, so a
@@ -271,29 +275,55 @@ interface ModelEvent {
   priority: string;
   payload: string;
   metadata: string;
-  status: 'pending' | 'acknowledged';
+  status: 'pending' | 'acknowledged' | 'dead';
   acknowledgedAt: number | null;
+  /** The lease fields, as the store keeps them (server/src/store/event-store.ts). */
+  deliveryCount: number;
+  leaseId: string | null;
+  leasedUntil: number | null;
+  availableAt: number;
+  leaseStartedAt: number | null;
 }
 
 const RETENTION_MS = 7 * 24 * 60 * 60 * 1000;
+/** TRIGGERS_MAX_DELIVERIES of the fuzzed app: low, so that dead letters come up. */
+const MAX_DELIVERIES = 2;
+const MAX_LEASE_MS = 12 * 60 * 60 * 1000;
 const model = {
   events: new Map<string, ModelEvent>(),
   deleted: new Set<string>(),
   keys: new Map<string, { hash: string; eventId: string }>(),
+  /** Every lease id handed out, in order: stale ones make lease_mismatch cases. */
+  leases: [] as string[],
 };
 
 function pool(name: string): string[] {
   if (name === 'deleted') return [...model.deleted];
   const all = [...model.events.values()];
   if (name === 'known') return all.map((event) => event.id);
-  const status = name === 'pending' ? 'pending' : 'acknowledged';
+  // Events whose lease runs now (an acked or dead one has its own pool; one whose lease ran out
+  // is pending, and left for a lease to meet: those that used up their deliveries die then).
+  if (name === 'leased')
+    return all
+      .filter(
+        (event) => event.status === 'pending' && event.leasedUntil !== null && event.leasedUntil > NOW(),
+      )
+      .map((event) => event.id);
+  const status = name === 'pending' ? 'pending' : name === 'dead' ? 'dead' : 'acknowledged';
   return all.filter((event) => event.status === status).map((event) => event.id);
 }
 
-const PLACEHOLDER = /\{(pending|acked|deleted|known):(\d+)\}/g;
-/** Ids by placeholder; an empty pool gives an id no event has. */
-function resolve(text: string): string {
-  return text.replace(PLACEHOLDER, (_m, name: string, n: string) => {
+const PLACEHOLDER = /\{(pending|acked|dead|leased|deleted|known|lease):(\d+)\}/g;
+/** The latest lease of the event named by the request's path (its lease_id, to nack, extend or ack it). */
+const LEASE_OF_PATH = '{lease-of-path}';
+const NEVER_LEASED = 'no-lease-of-this-event';
+/**
+ * Ids by placeholder; an empty pool gives an id no event has. `leaseOfPath`: the lease id that
+ * LEASE_OF_PATH stands for.
+ */
+function resolve(text: string, leaseOfPath = NEVER_LEASED): string {
+  return text.replaceAll(LEASE_OF_PATH, leaseOfPath).replace(PLACEHOLDER, (_m, name: string, n: string) => {
+    if (name === 'lease') return model.leases[Number(n) % model.leases.length] ?? NEVER_LEASED;
     const ids = pool(name);
     return ids[Number(n) % ids.length] ?? `00000000-0000-4000-8000-${n.padStart(12, '0')}`;
   });
@@ -302,9 +332,24 @@ function resolve(text: string): string {
 const eventIdReference: fc.Arbitrary<string> = fc.oneof(
   { weight: 4, arbitrary: fc.nat(9999).map((n) => `{pending:${n}}`) },
   { weight: 2, arbitrary: fc.nat(9999).map((n) => `{acked:${n}}`) },
+  { weight: 1, arbitrary: fc.nat(9999).map((n) => `{dead:${n}}`) },
   { weight: 1, arbitrary: fc.nat(9999).map((n) => `{deleted:${n}}`) },
   { weight: 2, arbitrary: fc.uuid() },
 );
+
+/** Mostly events that hold a lease, for nack, extend and ack with a lease id. */
+const leasedEventReference: fc.Arbitrary<string> = fc.oneof(
+  { weight: 6, arbitrary: fc.nat(9999).map((n) => `{leased:${n}}`) },
+  { weight: 3, arbitrary: eventIdReference },
+);
+
+/** The event's latest lease mostly, else an older one or any lease id the contract admits. */
+const leaseIdReference = (): fc.Arbitrary<unknown> =>
+  fc.oneof(
+    { weight: 6, arbitrary: fc.constant(LEASE_OF_PATH) },
+    { weight: 2, arbitrary: fc.nat(9999).map((n) => `{lease:${n}}`) },
+    { weight: 1, arbitrary: schemaArbitrary(componentSchema('LeaseId'), doc) },
+  );
 
 /** What a stored event must read back as, given the input that created it. */
 function eventOf(
@@ -329,6 +374,11 @@ function eventOf(
     }),
     status: 'pending',
     acknowledgedAt: null,
+    deliveryCount: 0,
+    leaseId: null,
+    leasedUntil: null,
+    availableAt: createdAt,
+    leaseStartedAt: null,
   };
 }
 
@@ -356,6 +406,8 @@ function assertEventMatches(body: Record<string, unknown>, event: ModelEvent): v
     metadata: canonical(body.metadata),
     acknowledged_at: body.acknowledged_at,
     expires_at: body.expires_at,
+    delivery_count: body.delivery_count,
+    leased_until: body.leased_until,
   };
   expect(seen).toEqual({
     event_id: event.id,
@@ -367,6 +419,8 @@ function assertEventMatches(body: Record<string, unknown>, event: ModelEvent): v
     metadata: event.metadata,
     acknowledged_at: event.acknowledgedAt === null ? null : iso(event.acknowledgedAt),
     expires_at: iso(event.createdAt + RETENTION_MS),
+    delivery_count: event.deliveryCount,
+    leased_until: event.leasedUntil === null ? null : iso(event.leasedUntil),
   });
 }
 
@@ -430,11 +484,12 @@ function build(op: Operation, values: Values): Sent {
     headers.push([name, value]);
     header[name] = value.replace(/^[ \t]+|[ \t]+$/g, '');
   }
+  const pathEvent = typeof path.event_id === 'string' ? modelEvent(path.event_id) : undefined;
   const body = values.emptyBody
     ? ''
     : values.body === undefined || values.body === ABSENT
       ? undefined
-      : resolve(toJsonText(values.body));
+      : resolve(toJsonText(values.body), pathEvent?.leaseId ?? NEVER_LEASED);
   return { method: op.method, url, headers, body, path, query, header };
 }
 
@@ -444,6 +499,11 @@ interface Expected {
   why: string;
   /** Checks of the answer beyond status and code (throws when they fail). */
   verify?(res: Response): void;
+  /**
+   * The request waits (long polling) for nothing that will come: the exchange moves the app
+   * clock this far once it is waiting, and the answer is what the model says at that time.
+   */
+  jump?: number;
 }
 
 /** Updates the model from an answer, whatever was expected (so one failure does not cascade). */
@@ -457,12 +517,11 @@ function bodyLimit(op: Operation): number {
 
 /** What the contract alone says of the request: undefined when it admits it. */
 function contractVerdict(op: Operation, sent: Sent): Expected | undefined {
-  if (op.body) {
-    if (sent.body === undefined) {
-      return op.bodyRequired
-        ? { status: 415, code: 'UNSUPPORTED_MEDIA_TYPE', why: 'no body, so no application/json one' }
-        : undefined;
-    }
+  if (op.body && sent.body === undefined && op.bodyRequired) {
+    return { status: 415, code: 'UNSUPPORTED_MEDIA_TYPE', why: 'no body, so no application/json one' };
+  }
+  // An optional body not sent at all: only the parameters are left to judge.
+  if (op.body && sent.body !== undefined) {
     if (sent.body === '') return invalid('an empty application/json body');
     const bytes = Buffer.byteLength(sent.body);
     const limit = bodyLimit(op);
@@ -709,14 +768,46 @@ function modelEvent(id: string): ModelEvent | undefined {
   return UUID.test(id) ? model.events.get(id.toLowerCase()) : undefined;
 }
 
-type AckVerdict = { ok: true; id: string; at: number } | { ok: false; code: string; acknowledgedAt?: number };
-/** One ack against the model (applied to it as it would be stored). */
-function ackInModel(id: string, now: number): AckVerdict {
+type AckVerdict =
+  | { ok: true; id: string; at: number; retry: boolean }
+  | { ok: false; code: string; details?: Record<string, unknown> };
+/** One ack against the model, as the store decides it (server/src/store/event-store.ts). */
+function ackInModel(id: string, now: number, leaseId?: string): AckVerdict {
   const event = modelEvent(id);
   if (!event) return { ok: false, code: 'NOT_FOUND' };
-  if (event.status !== 'pending')
-    return { ok: false, code: 'CONFLICT', acknowledgedAt: event.acknowledgedAt as number };
-  return { ok: true, id: event.id, at: now };
+  // The ack that acknowledged it, sent again: its first answer (a retry whose answer was lost).
+  if (leaseId !== undefined && event.status === 'acknowledged' && event.leaseId === leaseId)
+    return { ok: true, id: event.id, at: event.acknowledgedAt as number, retry: true };
+  if (event.status !== 'pending') return notPending(event);
+  if (leaseId !== undefined && event.leaseId !== leaseId) return leaseMismatch(event);
+  return { ok: true, id: event.id, at: now, retry: false };
+}
+
+function notPending(event: ModelEvent): { ok: false; code: string; details: Record<string, unknown> } {
+  return {
+    ok: false,
+    code: 'CONFLICT',
+    details: {
+      current_status: event.status,
+      acknowledged_at: event.acknowledgedAt === null ? null : iso(event.acknowledgedAt),
+    },
+  };
+}
+
+function leaseMismatch(event: ModelEvent): { ok: false; code: string; details: Record<string, unknown> } {
+  return { ok: false, code: 'CONFLICT', details: { reason: 'lease_mismatch', current_status: event.status } };
+}
+
+/** The 4xx of a refused verdict, its details checked. */
+function refused(verdict: { code: string; details?: Record<string, unknown> }, why: string): Expected {
+  return verdict.code === 'NOT_FOUND'
+    ? { status: 404, code: 'NOT_FOUND', why: 'no such event in the tenant' }
+    : {
+        status: 409,
+        code: 'CONFLICT',
+        why,
+        verify: (res) => expect(res.body.error.details).toEqual(verdict.details),
+      };
 }
 
 const PLANS: Record<string, Plan> = {
@@ -797,7 +888,12 @@ const PLANS: Record<string, Plan> = {
         const key = id.toLowerCase();
         const event = modelEvent(id);
         // An id given twice is acked once: later occurrences answer as a second ack would.
-        if (event && acked.has(key)) verdicts.push({ ok: false, code: 'CONFLICT', acknowledgedAt: now });
+        if (event && acked.has(key))
+          verdicts.push({
+            ok: false,
+            code: 'CONFLICT',
+            details: { current_status: 'acknowledged', acknowledged_at: iso(now) },
+          });
         else {
           const verdict = ackInModel(id, now);
           if (verdict.ok) acked.add(key);
@@ -818,7 +914,7 @@ const PLANS: Record<string, Plan> = {
                   {
                     event_id: ids[i],
                     code: v.code,
-                    ...(v.code === 'CONFLICT' ? { at: iso(v.acknowledgedAt as number) } : {}),
+                    ...(v.code === 'CONFLICT' ? { details: v.details } : {}),
                   },
                 ],
           );
@@ -832,7 +928,7 @@ const PLANS: Record<string, Plan> = {
             ).map((f) => ({
               event_id: f.event_id,
               code: f.error.code,
-              ...(f.error.code === 'CONFLICT' ? { at: f.error.details.acknowledged_at } : {}),
+              ...(f.error.code === 'CONFLICT' ? { details: f.error.details } : {}),
             })),
           ).toEqual(failed);
         },
@@ -878,37 +974,238 @@ const PLANS: Record<string, Plan> = {
     }),
   },
   ackEvent: {
-    runs: 100,
-    refine: { path: { '/event_id': eventIdReference } },
+    runs: 120,
+    refine: {
+      // Not mostly leased events: acks would use up the leases nack and extend need later.
+      path: {
+        '/event_id': fc.oneof(
+          { weight: 1, arbitrary: leasedEventReference },
+          { weight: 4, arbitrary: eventIdReference },
+        ),
+      },
+      body: { '/lease_id': fc.oneof(fc.constant(ABSENT), leaseIdReference()) },
+    },
     expect: (sent) => {
       const now = NOW();
-      const verdict = ackInModel(sent.path.event_id as string, now);
-      if (!verdict.ok) {
-        return verdict.code === 'NOT_FOUND'
-          ? { status: 404, code: 'NOT_FOUND', why: 'no such event in the tenant' }
-          : {
-              status: 409,
-              code: 'CONFLICT',
-              why: 'already acknowledged',
-              verify: (res) =>
-                expect(res.body.error.details).toEqual({
-                  current_status: 'acknowledged',
-                  acknowledged_at: iso(verdict.acknowledgedAt as number),
-                }),
-            };
-      }
+      const leaseId = sent.body ? (bodyOf(sent).lease_id as string | undefined) : undefined;
+      const verdict = ackInModel(sent.path.event_id as string, now, leaseId);
+      if (!verdict.ok) return refused(verdict, 'not pending, or not its latest lease');
       return {
         status: 200,
-        why: 'a pending event',
+        why: verdict.retry ? 'acked before under this lease: a retry' : 'a pending event',
         verify: (res) =>
-          expect([res.body.event_id, res.body.acknowledged_at]).toEqual([verdict.id, iso(now)]),
+          expect([res.body.event_id, res.body.acknowledged_at]).toEqual([verdict.id, iso(verdict.at)]),
         learn: (res) => {
           const event = model.events.get(verdict.id);
           if (res.status === 200 && event)
-            Object.assign(event, { status: 'acknowledged', acknowledgedAt: now });
+            Object.assign(event, { status: 'acknowledged', acknowledgedAt: verdict.at });
         },
       };
     },
+  },
+  leaseEvents: {
+    runs: 100,
+    refine: {
+      body: {
+        '/source': nameArbitrary(),
+        '/event_type': nameArbitrary(),
+        '/limit': fc.oneof(fc.integer({ min: 1, max: 5 }), fc.integer({ min: 1, max: 100 })),
+        // Mostly leases that run out while the fuzz goes on (each case moves the clock 1 s).
+        '/visibility_timeout': fc.oneof(
+          { weight: 3, arbitrary: fc.integer({ min: 1, max: 30 }) },
+          { weight: 1, arbitrary: schemaArbitrary(componentSchema('VisibilityTimeout'), doc) },
+        ),
+        '/wait': fc.oneof(
+          { weight: 3, arbitrary: fc.constant(0) },
+          { weight: 1, arbitrary: fc.integer({ min: 1, max: 20 }) },
+        ),
+      },
+    },
+    expect: expectLease,
+  },
+  nackEvent: {
+    runs: 70,
+    refine: {
+      path: { '/event_id': leasedEventReference },
+      body: {
+        '/lease_id': leaseIdReference(),
+        '/delay': fc.oneof(
+          { weight: 2, arbitrary: fc.constant(0) },
+          { weight: 2, arbitrary: fc.integer({ min: 1, max: 30 }) },
+          { weight: 1, arbitrary: fc.integer({ min: 0, max: 43_200 }) },
+        ),
+      },
+    },
+    expect: (sent) => {
+      const now = NOW();
+      const body = bodyOf(sent);
+      const event = modelEvent(sent.path.event_id as string);
+      if (!event) return refused({ code: 'NOT_FOUND' }, '');
+      if (event.status !== 'pending') return refused(notPending(event), 'not pending');
+      if (event.leaseId !== body.lease_id) return refused(leaseMismatch(event), 'not its latest lease');
+      const dead = event.deliveryCount >= MAX_DELIVERIES;
+      const availableAt = now + ((body.delay as number | undefined) ?? 0) * 1000;
+      return {
+        status: 200,
+        why: dead ? 'its last delivery: dead' : 'its latest lease',
+        verify: (res) =>
+          expect(res.body).toMatchObject({
+            event_id: event.id,
+            status: dead ? 'dead' : 'pending',
+            delivery_count: event.deliveryCount,
+            visible_at: dead ? null : iso(availableAt),
+          }),
+        learn: (res) => {
+          if (res.status !== 200) return;
+          Object.assign(event, { status: dead ? 'dead' : 'pending', leasedUntil: null, availableAt });
+          readBack.push(event.id);
+        },
+      };
+    },
+  },
+  extendLease: {
+    runs: 60,
+    refine: {
+      path: { '/event_id': leasedEventReference },
+      body: {
+        '/lease_id': leaseIdReference(),
+        '/visibility_timeout': fc.oneof(
+          { weight: 3, arbitrary: fc.integer({ min: 1, max: 60 }) },
+          { weight: 1, arbitrary: schemaArbitrary(componentSchema('VisibilityTimeout'), doc) },
+        ),
+      },
+    },
+    expect: (sent) => {
+      const now = NOW();
+      const body = bodyOf(sent);
+      const event = modelEvent(sent.path.event_id as string);
+      if (!event) return refused({ code: 'NOT_FOUND' }, '');
+      if (event.status !== 'pending') return refused(notPending(event), 'not pending');
+      if (event.leaseId !== body.lease_id || event.leaseStartedAt === null)
+        return refused(leaseMismatch(event), 'not its latest lease');
+      const leasedUntil = now + (body.visibility_timeout as number) * 1000;
+      const latest = event.leaseStartedAt + MAX_LEASE_MS;
+      if (leasedUntil > latest) {
+        return refused(
+          { code: 'CONFLICT', details: { reason: 'lease_too_long', max_leased_until: iso(latest) } },
+          'past 12 hours from the lease start',
+        );
+      }
+      return {
+        status: 200,
+        why: 'its latest lease',
+        verify: (res) =>
+          expect(res.body).toMatchObject({ event_id: event.id, leased_until: iso(leasedUntil) }),
+        learn: (res) => {
+          if (res.status !== 200) return;
+          Object.assign(event, { leasedUntil, availableAt: leasedUntil });
+          readBack.push(event.id);
+        },
+      };
+    },
+  },
+  redeliverEvent: {
+    runs: 50,
+    refine: {
+      path: {
+        '/event_id': fc.oneof(
+          { weight: 2, arbitrary: fc.nat(9999).map((n) => `{acked:${n}}`) },
+          { weight: 2, arbitrary: fc.nat(9999).map((n) => `{dead:${n}}`) },
+          { weight: 2, arbitrary: eventIdReference },
+        ),
+      },
+    },
+    expect: (sent) => {
+      const verdict = redeliverInModel(sent.path.event_id as string);
+      if (!verdict.ok) return refused(verdict, 'pending already');
+      const now = NOW();
+      return {
+        status: 200,
+        why: `a ${verdict.event.status} event`,
+        verify: (res) => expect(res.body).toMatchObject({ event_id: verdict.event.id, status: 'pending' }),
+        learn: (res) => {
+          if (res.status !== 200) return;
+          redeliveredInModel(verdict.event, now);
+          readBack.push(verdict.event.id);
+        },
+      };
+    },
+  },
+  redeliverEvents: {
+    runs: 40,
+    refine: {
+      body: {
+        '/event_ids/*': fc.oneof(
+          { weight: 6, arbitrary: eventIdReference },
+          { weight: 1, arbitrary: fc.uuid().map((id) => id.toUpperCase()) },
+          { weight: 1, arbitrary: fc.string({ minLength: 1, maxLength: 64 }) },
+        ),
+      },
+    },
+    expect: (sent) => {
+      const ids = bodyOf(sent).event_ids as string[];
+      const now = NOW();
+      const done = new Set<string>();
+      // Each on its own; an id given twice is redelivered once, then is pending (409).
+      const verdicts = ids.map((id) => {
+        const event = modelEvent(id);
+        if (event && done.has(event.id))
+          return {
+            ok: false as const,
+            code: 'CONFLICT',
+            details: { current_status: 'pending', acknowledged_at: null },
+          };
+        const verdict = redeliverInModel(id);
+        if (verdict.ok) done.add(verdict.event.id);
+        return verdict;
+      });
+      return {
+        status: 200,
+        why: `${ids.length} ids, each redelivered on its own`,
+        verify: (res) => {
+          expect(res.body.successful).toEqual(
+            verdicts.flatMap((v) => (v.ok ? [{ event_id: v.event.id, status: 'pending' }] : [])),
+          );
+          expect(
+            (res.body.failed as Array<{ event_id: string; error: { code: string; details: unknown } }>).map(
+              (f) => [f.event_id, f.error.code, f.error.code === 'CONFLICT' ? f.error.details : {}],
+            ),
+          ).toEqual(
+            verdicts.flatMap((v, i) =>
+              v.ok ? [] : [[ids[i], v.code, v.code === 'CONFLICT' ? v.details : {}]],
+            ),
+          );
+        },
+        learn: (res) => {
+          if (res.status !== 200) return;
+          for (const f of res.body.failed as Array<{ error: { code: string } }>) {
+            tally(`redeliverEvents item -> ${f.error.code}`);
+          }
+          for (const item of res.body.successful as Array<{ event_id: string }>) {
+            tally('redeliverEvents item -> pending');
+            const event = model.events.get(item.event_id);
+            if (event) redeliveredInModel(event, now);
+          }
+        },
+      };
+    },
+  },
+  listEvents: {
+    runs: 90,
+    refine: {
+      query: {
+        '/source': nameArbitrary(),
+        '/event_type': nameArbitrary(),
+        '/limit': fc.oneof(fc.integer({ min: 1, max: 10 }), fc.integer({ min: 1, max: 100 })),
+        '/cursor': fc.oneof(
+          { weight: 6, arbitrary: fc.constant(ABSENT) },
+          { weight: 1, arbitrary: fc.string({ minLength: 1, maxLength: 64 }) },
+        ),
+        '/created_after': timeAround(),
+        '/created_before': timeAround(),
+      },
+    },
+    expect: (sent) => expectListing(sent, listMatching),
   },
   listInbox: {
     runs: 170,
@@ -924,9 +1221,13 @@ const PLANS: Record<string, Plan> = {
         ),
         '/created_after': timeAround(),
         '/created_before': timeAround(),
+        '/wait': fc.oneof(
+          { weight: 3, arbitrary: fc.constant(0) },
+          { weight: 1, arbitrary: fc.integer({ min: 1, max: 20 }) },
+        ),
       },
     },
-    expect: expectInbox,
+    expect: (sent) => expectListing(sent, inboxMatching),
     examples: [
       {
         // Was a 200: the validator's fast format check passed it, and Date.parse read 2 March.
@@ -950,26 +1251,49 @@ function timeAround(): fc.Arbitrary<unknown> {
   );
 }
 
-/** The tenant's pending events that match the query's filters, in inbox order. */
-function pendingMatching(q: Record<string, string | undefined>): { limit: number; rest: ModelEvent[] } {
+type Query = Record<string, string | undefined>;
+type Matching = (q: Query, now: number) => { limit: number; rest: ModelEvent[] };
+const byId = (a: ModelEvent, b: ModelEvent): number => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0);
+const byCreation = (a: ModelEvent, b: ModelEvent): number => a.createdAt - b.createdAt || byId(a, b);
+
+/** The filters the inbox and the event list share. */
+function matchesFilters(e: ModelEvent, q: Query): boolean {
   const after = q.created_after === undefined ? undefined : Date.parse(q.created_after);
   const before = q.created_before === undefined ? undefined : Date.parse(q.created_before);
-  const rest = [...model.events.values()]
+  return (
+    (q.source === undefined || e.source === q.source.trim()) &&
+    (q.event_type === undefined || e.eventType === q.event_type.trim()) &&
+    (after === undefined || e.createdAt > after) &&
+    (before === undefined || e.createdAt < before)
+  );
+}
+
+const limitOf = (q: Query): number => (q.limit === undefined ? 50 : Number(q.limit));
+
+/** The tenant's available events (pending, not leased, no nack delay left) matching the query, oldest first. */
+const inboxMatching: Matching = (q, now) => ({
+  limit: limitOf(q),
+  rest: [...model.events.values()]
     .filter(
       (e) =>
         e.status === 'pending' &&
-        (q.source === undefined || e.source === q.source.trim()) &&
-        (q.event_type === undefined || e.eventType === q.event_type.trim()) &&
-        (q.priority === undefined || e.priority === q.priority) &&
-        (after === undefined || e.createdAt > after) &&
-        (before === undefined || e.createdAt < before),
+        e.availableAt <= now &&
+        matchesFilters(e, q) &&
+        (q.priority === undefined || e.priority === q.priority),
     )
-    .sort((a, b) => a.createdAt - b.createdAt || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
-  return { limit: q.limit === undefined ? 50 : Number(q.limit), rest };
-}
+    .sort(byCreation),
+});
 
-function expectInbox(sent: Sent): Expected {
-  const q = sent.query as Record<string, string | undefined>;
+/** GET /v1/events: every event of the tenant matching the query, in its order (newest first by default). */
+const listMatching: Matching = (q) => {
+  const rest = [...model.events.values()]
+    .filter((e) => (q.status === undefined || e.status === q.status) && matchesFilters(e, q))
+    .sort(byCreation);
+  return { limit: limitOf(q), rest: q.order === 'asc' ? rest : rest.reverse() };
+};
+
+function expectListing(sent: Sent, matching: Matching): Expected {
+  const q = sent.query as Query;
   // The contract's date-time admits times JavaScript cannot place (a leap second): refused.
   for (const name of ['created_after', 'created_before']) {
     const value = q[name];
@@ -978,12 +1302,133 @@ function expectInbox(sent: Sent): Expected {
   }
   if (q.cursor !== undefined)
     return { status: 400, code: 'INVALID_CURSOR', why: 'a cursor the server never issued' };
-  const { limit, rest } = pendingMatching(q);
+  const now = NOW();
+  const { limit, rest } = matching(q, now);
+  // A first inbox page that would be empty waits (long polling) until its time runs out.
+  const wait = Number(q.wait ?? 0) * 1000;
+  if (rest.length === 0 && wait > 0) {
+    const later = matching(q, now + wait);
+    return {
+      status: 200,
+      why: `waited ${wait / 1000} s: ${later.rest.length} events match then`,
+      jump: wait,
+      verify: (res) => assertPage(res, later.rest, later.limit),
+    };
+  }
   return {
     status: 200,
-    why: `${rest.length} pending events match`,
+    why: `${rest.length} events match`,
     verify: (res) => assertPage(res, rest, limit),
   };
+}
+
+/** What a lease at `now` takes, oldest available first, and which exhausted events it makes dead. */
+function leaseInModel(
+  input: Record<string, unknown>,
+  now: number,
+  madeDead: ModelEvent[] = [],
+): { leased: ModelEvent[]; dead: ModelEvent[] } {
+  const limit = (input.limit as number | undefined) ?? 10;
+  const candidates = [...model.events.values()]
+    .filter(
+      (e) =>
+        e.status === 'pending' &&
+        !madeDead.includes(e) &&
+        e.availableAt <= now &&
+        matchesFilters(e, { source: input.source as string, event_type: input.event_type as string }) &&
+        (input.priority === undefined || e.priority === input.priority),
+    )
+    .sort((a, b) => a.availableAt - b.availableAt || byCreation(a, b));
+  const leased: ModelEvent[] = [];
+  const dead: ModelEvent[] = [];
+  for (const event of candidates) {
+    if (leased.length >= limit) break;
+    (event.deliveryCount >= MAX_DELIVERIES ? dead : leased).push(event);
+  }
+  return { leased, dead };
+}
+
+function expectLease(sent: Sent): Expected & { learn?: Learn } {
+  const input = sent.body ? bodyOf(sent) : {};
+  let now = NOW();
+  const first = leaseInModel(input, now);
+  let { leased } = first;
+  const dead = [...first.dead];
+  // Nothing available: the lease waits, and looks once more when its time has run out.
+  const wait = ((input.wait as number | undefined) ?? 0) * 1000;
+  if (leased.length === 0 && wait > 0) {
+    now += wait;
+    const later = leaseInModel(input, now, dead);
+    leased = later.leased;
+    dead.push(...later.dead);
+  }
+  // As they are now: learn() updates the model before verify() reads these.
+  const before = leased.map((event) => ({ ...event }));
+  const leasedUntil = now + ((input.visibility_timeout as number | undefined) ?? 30) * 1000;
+  const after = (event: ModelEvent, leaseId: string): ModelEvent => ({
+    ...event,
+    deliveryCount: event.deliveryCount + 1,
+    leaseId,
+    leasedUntil,
+    availableAt: leasedUntil,
+    leaseStartedAt: now,
+  });
+  type Leased = Record<string, unknown> & {
+    event_id: string;
+    lease: { lease_id: string; leased_until: string };
+  };
+  return {
+    status: 200,
+    why: `${leased.length} available${dead.length > 0 ? `, ${dead.length} made dead` : ''}`,
+    ...(wait > 0 && first.leased.length === 0 ? { jump: wait } : {}),
+    verify: (res) => {
+      const events = res.body.events as Leased[];
+      expect(events.map((e) => e.event_id)).toEqual(before.map((e) => e.id));
+      events.forEach((wire, i) => {
+        const { lease, ...fields } = wire;
+        expect(lease.leased_until).toBe(iso(leasedUntil));
+        assertEventMatches(fields, after(before[i] as ModelEvent, lease.lease_id));
+      });
+      expect(new Set(events.map((e) => e.lease.lease_id)).size).toBe(events.length);
+    },
+    learn: (res) => {
+      if (res.status !== 200) return;
+      for (const event of dead) {
+        // Out of every index, its last lease's end forgotten (as a nack that kills it does).
+        Object.assign(event, { status: 'dead', leasedUntil: null });
+        readBack.push(event.id);
+      }
+      for (const wire of res.body.events as Leased[]) {
+        const event = model.events.get(wire.event_id);
+        if (!event) continue;
+        Object.assign(event, after(event, wire.lease.lease_id));
+        model.leases.push(wire.lease.lease_id);
+      }
+      tally(`leaseEvents -> ${(res.body.events as unknown[]).length} leased, ${dead.length} made dead`);
+    },
+  };
+}
+
+type RedeliverVerdict =
+  | { ok: true; event: ModelEvent }
+  | { ok: false; code: string; details?: Record<string, unknown> };
+function redeliverInModel(id: string): RedeliverVerdict {
+  const event = modelEvent(id);
+  if (!event) return { ok: false, code: 'NOT_FOUND' };
+  if (event.status === 'pending') return notPending(event);
+  return { ok: true, event };
+}
+
+function redeliveredInModel(event: ModelEvent, now: number): void {
+  Object.assign(event, {
+    status: 'pending',
+    acknowledgedAt: null,
+    deliveryCount: 0,
+    leaseId: null,
+    leasedUntil: null,
+    leaseStartedAt: null,
+    availableAt: now,
+  });
 }
 
 let budgetStops = 0;
@@ -1032,7 +1477,15 @@ function caseArbitrary(op: Operation, plan: Plan | undefined): fc.Arbitrary<Fuzz
     path: part('path'),
     query: part('query'),
     header: part('header'),
-    body: bodySchema ? schemaArbitrary(bodySchema, doc, { refine: refine.body }) : fc.constant(ABSENT),
+    body: !bodySchema
+      ? fc.constant(ABSENT)
+      : op.bodyRequired
+        ? schemaArbitrary(bodySchema, doc, { refine: refine.body })
+        : // An optional body (ack's lease id, lease's settings) is sometimes not sent at all.
+          fc.oneof(
+            { weight: 3, arbitrary: schemaArbitrary(bodySchema, doc, { refine: refine.body }) },
+            { weight: 1, arbitrary: fc.constant(ABSENT) },
+          ),
   });
   const limit = bodyLimit(op);
   const mutated = valid.chain((values) => {
@@ -1049,7 +1502,7 @@ function caseArbitrary(op: Operation, plan: Plan | undefined): fc.Arbitrary<Fuzz
         });
       }
     }
-    if (bodySchema) {
+    if (bodySchema && values.body !== ABSENT) {
       const mutation = mutationArbitrary(bodySchema, values.body, doc, {
         hugeLengths: [limit - 4096, limit + 1],
         deepLevels: [PAYLOAD_MAX_DEPTH - 1, PAYLOAD_MAX_DEPTH, MAX_BODY_DEPTH, 3000],
@@ -1126,7 +1579,7 @@ async function exchange(op: Operation, plan: Plan | undefined, fuzzCase: FuzzCas
       plan?.expect(sent) ?? { status: 0, why: 'no plan: any documented answer but a 5xx' };
     let res: Response | undefined;
     try {
-      res = await send(sent);
+      res = await sendWaiting(sent, expected.jump);
       expected.learn?.(res);
       if (expected.status === 0) {
         if (res.status >= 500) throw new Error(`answered ${res.status}`);
@@ -1138,7 +1591,11 @@ async function exchange(op: Operation, plan: Plan | undefined, fuzzCase: FuzzCas
         const got = await request(server).get(`/v1/events/${id}`).set('X-API-Key', DEV_KEY);
         check(got, { status: 200, why: 'read back', verify: (r) => assertEventMatches(r.body, event) });
       }
-      if (op.id === 'listInbox' && res.status === 200 && res.body.pagination.next_cursor) {
+      if (
+        (op.id === 'listInbox' || op.id === 'listEvents') &&
+        res.status === 200 &&
+        res.body.pagination.next_cursor
+      ) {
         await followCursor(op, sent, res);
       }
     } catch (error) {
@@ -1181,25 +1638,56 @@ function label(
 }
 
 /** The next page with the cursor just issued (same filters): the model's next events. */
+/** Sends; with `jump`, moves the app clock that far once the request is waiting (long polling). */
+async function sendWaiting(sent: Sent, jump: number | undefined): Promise<Response> {
+  const answer = send(sent);
+  if (jump === undefined) return answer;
+  let answered = false;
+  const settled = answer.then(
+    () => {
+      answered = true;
+    },
+    () => {
+      answered = true;
+    },
+  );
+  // Waits on the event loop (the request reaching its wait), never on the app's clock.
+  while (!answered && t.longPoll.waiting() === 0) await new Promise((done) => setTimeout(done, 2));
+  if (!answered) {
+    t.clock.advance(jump);
+    tally(
+      `${sent.method.toUpperCase()} ${sent.url.split('?')[0]} waited until wait ran out on the app clock`,
+    );
+  }
+  await settled;
+  return answer;
+}
+
+/** The next page with the cursor just issued (same filters and order): the model's next events. */
 async function followCursor(op: Operation, sent: Sent, page: Response): Promise<void> {
   const last = (page.body.events as Array<{ event_id: string; created_at: string }>).at(-1);
   if (!last) throw new Error('a page with has_more and no events');
   const lastAt = Date.parse(last.created_at);
-  const { limit, rest } = pendingMatching(sent.query as Record<string, string | undefined>);
-  const expected = rest.filter(
-    (e) => e.createdAt > lastAt || (e.createdAt === lastAt && e.id > last.event_id),
-  );
+  const given = sent.query as Query;
+  const { limit, rest } = (op.id === 'listEvents' ? listMatching : inboxMatching)(given, NOW());
+  const descending = op.id === 'listEvents' && given.order !== 'asc';
+  const expected = rest.filter((e) => {
+    const later = e.createdAt > lastAt || (e.createdAt === lastAt && e.id > last.event_id);
+    const earlier = e.createdAt < lastAt || (e.createdAt === lastAt && e.id < last.event_id);
+    return descending ? earlier : later;
+  });
   const query = { ...sent.query, cursor: page.body.pagination.next_cursor as string };
   const pairs = Object.entries(query).flatMap(([name, value]) =>
     (Array.isArray(value) ? value : [value]).map((item) => `${encode(name)}=${encode(item)}`),
   );
   const res = await send({ ...sent, url: `${op.template}?${pairs.join('&')}` });
   check(res, { status: 200, why: 'following next_cursor', verify: (r) => assertPage(r, expected, limit) });
-  tally('listInbox next page (next_cursor followed) -> 200');
+  tally(`${op.id} next page (next_cursor followed) -> 200`);
 }
 
 beforeAll(async () => {
-  t = await createTestApp();
+  // A short poll: a waiting request notices the clock moved (sendWaiting) within milliseconds.
+  t = await createTestApp({ maxDeliveries: MAX_DELIVERIES, longPollIntervalMs: 10 });
   server = http.createServer(t.app);
   await new Promise<void>((done) => server.listen(0, '127.0.0.1', done));
   // Pending events to read and ack from the start (the fuzz creates more as it goes).
@@ -1210,7 +1698,46 @@ beforeAll(async () => {
     if (res.status !== 201) throw new Error(`fixture ingest failed: ${res.status} ${res.text}`);
     model.events.set(res.body.event_id, eventOf(res.body.event_id, input, undefined, t.clock.now));
   }
+  await leaseFixtures();
+  // The fixtures went through the plans; the fuzz's own count starts here.
+  cases = 0;
+  outcomes.clear();
 }, 60_000);
+
+/**
+ * Leases from the start (lease comes after nack and extend in the contract's order): four
+ * events dead after their two deliveries were nacked, two whose last delivery ran out (the
+ * next lease that meets them makes them dead), 25 leased for an hour, three of those
+ * acked with their lease. Sent through the plans, so the model learns each answer.
+ */
+async function leaseFixtures(): Promise<void> {
+  const call = (id: string, values: Partial<Values>) =>
+    exchange(OPERATIONS.find((op) => op.id === id) as Operation, PLANS[id], {
+      values: { auth: [['X-API-Key', DEV_KEY]], path: {}, query: {}, header: {}, body: ABSENT, ...values },
+    });
+  for (let i = 0; i < 6; i += 1) {
+    const source = i < 4 ? 'poison' : 'retry';
+    await call('createEvent', { body: { source, event_type: 'order.created', payload: { i } } });
+  }
+  // Each exchange moves the clock 1 s: a 1 s lease has run out by the next one.
+  for (let delivery = 1; delivery <= MAX_DELIVERIES; delivery += 1) {
+    await call('leaseEvents', { body: { source: 'retry', visibility_timeout: 1 } });
+  }
+  const poison = pool('pending').filter((id) => model.events.get(id)?.source === 'poison');
+  for (let delivery = 1; delivery <= MAX_DELIVERIES; delivery += 1) {
+    await call('leaseEvents', { body: { source: 'poison', limit: 4 } });
+    for (const id of poison)
+      await call('nackEvent', { path: { event_id: id }, body: { lease_id: LEASE_OF_PATH } });
+  }
+  await call('leaseEvents', { body: { limit: 25, visibility_timeout: 3600 } });
+  for (const id of pool('leased')
+    .filter((id) => model.events.get(id)?.status === 'pending')
+    .slice(0, 3)) {
+    await call('ackEvent', { path: { event_id: id }, body: { lease_id: LEASE_OF_PATH } });
+  }
+  if (pool('dead').length !== 4)
+    throw new Error(`fixture: expected 4 dead events, got ${pool('dead').length}`);
+}
 
 afterAll(async () => {
   server?.closeAllConnections();

@@ -99,6 +99,8 @@ export interface WireEvent {
   metadata: Record<string, unknown>;
   acknowledged_at: string | null;
   expires_at: string;
+  delivery_count: number;
+  leased_until: string | null;
 }
 
 export const iso = (ms: number): string => new Date(ms).toISOString();

@@ -10,6 +10,7 @@ import {
   mutationArbitrary,
   Nested,
   RawJson,
+  resolveRef,
   type Schema,
   schemaArbitrary,
   toJsonText,
@@ -49,9 +50,15 @@ const named: Array<[string, Schema]> = [
   ]),
   ['BulkEventsInput with EventInput items', BULK_AS_EVENTS],
   ['the EventId path parameter', { $ref: '#/components/parameters/EventId/schema' }],
-  ...((doc.paths['/v1/inbox']?.get?.parameters ?? []) as Array<{ name: string; schema: Schema }>).map(
-    (parameter): [string, Schema] => [`inbox query parameter ${parameter.name}`, parameter.schema],
-  ),
+  // Shared parameters are $refs to components/parameters since the event list reuses them.
+  ...((doc.paths['/v1/inbox']?.get?.parameters ?? []) as Schema[])
+    .map((parameter) =>
+      typeof parameter.$ref === 'string' ? (resolveRef(doc, parameter.$ref) as Schema) : parameter,
+    )
+    .map((parameter): [string, Schema] => [
+      `inbox query parameter ${parameter.name as string}`,
+      parameter.schema as Schema,
+    ]),
 ];
 
 const sent = (value: unknown): unknown => JSON.parse(toJsonText(value));
