@@ -259,5 +259,8 @@ export function toWire(event: ModelEvent): WireEvent {
     metadata: event.metadata,
     acknowledged_at: event.acknowledgedAt === null ? null : iso(event.acknowledgedAt),
     expires_at: iso(event.expiresAt),
+    // This model never leases: every event it knows was delivered to no one.
+    delivery_count: 0,
+    leased_until: null,
   };
 }
