@@ -494,9 +494,8 @@ function prepareStatements(db: SqliteDatabase) {
          lease_started_at = @now, delivery_count = delivery_count + 1
        WHERE tenant_id = @tenant_id AND event_id = @event_id`,
     ),
-    markDead: db.prepare(
-      `UPDATE events SET status = 'dead', leased_until = NULL WHERE tenant_id = ? AND event_id = ?`,
-    ),
+    // Its last lease ran out: leased_until keeps when (only a nack or a redelivery clears it).
+    markDead: db.prepare(`UPDATE events SET status = 'dead' WHERE tenant_id = ? AND event_id = ?`),
     // The lease ends either way; an event that has used all its deliveries ends dead.
     nackEvent: db.prepare(
       `UPDATE events SET leased_until = NULL, available_at = @available_at,
