@@ -1394,8 +1394,9 @@ function expectLease(sent: Sent): Expected & { learn?: Learn } {
     learn: (res) => {
       if (res.status !== 200) return;
       for (const event of dead) {
-        // Out of every index, its last lease's end forgotten (as a nack that kills it does).
-        Object.assign(event, { status: 'dead', leasedUntil: null });
+        // Out of every index; leased_until still says when its last lease ran out (the port:
+        // null only when never leased, nacked or redelivered).
+        event.status = 'dead';
         readBack.push(event.id);
       }
       for (const wire of res.body.events as Leased[]) {
