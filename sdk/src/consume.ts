@@ -179,6 +179,8 @@ interface Held {
   finished: boolean;
   timer: ReturnType<typeof setTimeout> | undefined;
   extending: Promise<void> | undefined;
+  /** The handler's signal: aborted when the consumer stops. */
+  stopped: ReturnType<typeof follow>;
 }
 
 class Consumer {
@@ -226,6 +228,9 @@ class Consumer {
         continue;
       }
       let events: LeasedEvent[];
+      // Each call gets a signal of its own: fetch and Request add abort listeners to the
+      // signal they are given, which would pile up on the consumer's long-lived one.
+      const call = follow(stopping);
       try {
         const params: LeaseParams = {
           ...filter,
@@ -233,7 +238,7 @@ class Consumer {
           visibility_timeout: visibilityTimeout,
           wait,
         };
-        events = (await client.inbox.lease(params, { signal: stopping })).events;
+        events = (await client.inbox.lease(params, { signal: call.signal })).events;
         failures = 0;
       } catch (error) {
         if (stopping.aborted) break;
@@ -246,6 +251,8 @@ class Consumer {
         failures += 1;
         await this.pause(leaseBackoff(failures, error));
         continue;
+      } finally {
+        call.unfollow();
       }
       // Leased as the stop came: hand them back at once rather than start on them.
       if (stopping.aborted) {
@@ -265,6 +272,7 @@ class Consumer {
       finished: false,
       timer: undefined,
       extending: undefined,
+      stopped: follow(this.stop.signal),
     };
     this.held.set(event.event_id, entry);
     this.scheduleExtend(entry);
@@ -278,7 +286,7 @@ class Consumer {
     const { event } = entry;
     let failure: { error: unknown } | undefined;
     try {
-      await this.handler(event, { signal: this.stop.signal });
+      await this.handler(event, { signal: entry.stopped.signal });
     } catch (error) {
       failure = { error };
     }
@@ -347,6 +355,7 @@ class Consumer {
   /** Stops extending, and lets an extension under way land before the ack or nack. */
   private async finish(entry: Held): Promise<void> {
     entry.finished = true;
+    entry.stopped.unfollow();
     if (entry.timer !== undefined) clearTimeout(entry.timer);
     entry.timer = undefined;
     await entry.extending;
@@ -409,6 +418,15 @@ class Consumer {
       // A failing error hook must not stop the loop that called it.
     }
   }
+}
+
+/** A signal that aborts when `source` does, until `unfollow()`, which leaves `source` as it was. */
+function follow(source: AbortSignal): { signal: AbortSignal; unfollow: () => void } {
+  const controller = new AbortController();
+  const onAbort = () => controller.abort(source.reason);
+  if (source.aborted) onAbort();
+  else source.addEventListener('abort', onAbort, { once: true });
+  return { signal: controller.signal, unfollow: () => source.removeEventListener('abort', onAbort) };
 }
 
 /** A refusal that no retry will change: bad options (400), a bad key (401, 403), a wrong base URL (404). */
