@@ -186,6 +186,7 @@ interface Held {
 class Consumer {
   /** Aborted on the caller's signal or on a lease error the consumer cannot recover from. */
   private readonly stop = new AbortController();
+  /** What the consumer holds, by lease id. */
   private readonly held = new Map<string, Held>();
   private readonly onError: NonNullable<ConsumeOptions['onError']>;
   private wake: (() => void) | undefined;
@@ -274,10 +275,11 @@ class Consumer {
       extending: undefined,
       stopped: follow(this.stop.signal),
     };
-    this.held.set(event.event_id, entry);
+    // By lease: the same event may come back to this consumer while an old handler still runs.
+    this.held.set(event.lease.lease_id, entry);
     this.scheduleExtend(entry);
     entry.done = this.handle(entry).finally(() => {
-      this.held.delete(event.event_id);
+      this.held.delete(event.lease.lease_id);
       this.wake?.();
     });
   }
