@@ -33,6 +33,7 @@ import {
   type ServerProcess,
   startServer,
 } from '../tests/helpers/server-process';
+import { type CycleResult, leaseAckCycles, longPollWake } from './bench-leases';
 
 const ROOT = path.resolve(__dirname, '..');
 const API_KEY = 'test-api-key-12345';
@@ -49,6 +50,9 @@ const INBOX_LARGE = QUICK ? 100_000 : 1_000_000;
 const DYNAMO_INBOX = QUICK ? 2_000 : 10_000;
 /** Pending events seeded for the ack and mix scenarios; each ack consumes one. */
 const ACK_POOL = QUICK ? 40_000 : 150_000;
+/** Pending events for the lease-10 + ack-10 workers: more than they drain in every round. */
+const LEASE_POOL = QUICK ? 30_000 : 200_000;
+const WAKE_SAMPLES = QUICK ? 50 : 200;
 const SEED_BATCH = 500;
 /** Inbox stores hold 256-byte payloads: 1,000,000 of 1 KB would be a 1.2 GB file to seed. */
 const INBOX_PAYLOAD_JSON = JSON.stringify({ data: 'x'.repeat(256 - '{"data":""}'.length) });
@@ -338,6 +342,8 @@ async function main(): Promise<void> {
     await seedSqlite(inboxSmallDb, INBOX_SMALL, INBOX_PAYLOAD_JSON);
     const inboxLargeDb = path.join(tmp, `inbox-${INBOX_LARGE}.sqlite`);
     await seedSqlite(inboxLargeDb, INBOX_LARGE, INBOX_PAYLOAD_JSON);
+    const leaseDb = path.join(tmp, 'leases.sqlite');
+    await seedSqlite(leaseDb, LEASE_POOL, '{"n":1}');
 
     const bare = await startCeiling('bare node:http', BARE_SOURCE);
     const express = await startCeiling('express 5 + json', EXPRESS_SOURCE);
@@ -351,6 +357,12 @@ async function main(): Promise<void> {
       TRIGGERS_SQLITE_PATH: inboxLargeDb,
     });
     servers.push(inboxLarge.server);
+    const leasing = await startReal('triggers (sqlite, leases)', { TRIGGERS_SQLITE_PATH: leaseDb });
+    servers.push(leasing.server);
+    const waking = await startReal('triggers (sqlite, long-poll)', {
+      TRIGGERS_SQLITE_PATH: path.join(tmp, 'wake.sqlite'),
+    });
+    servers.push(waking.server);
 
     const ackCursor = { next: 0 };
     const ackIds = ackSeed.ids;
@@ -433,6 +445,23 @@ async function main(): Promise<void> {
       }
     }
 
+    // Lease-10 + ack-10 workers (10 of them, 100 requests in flight at most), interleaved
+    // with nothing else: the rounds above are done, so they have the machine to themselves
+    // as each scenario did.
+    await leaseAckCycles(leasing.target.baseUrl, 10, WARMUP_S);
+    const cycles: CycleResult[] = [];
+    for (let round = 1; round <= ROUNDS; round += 1) {
+      const result = await leaseAckCycles(leasing.target.baseUrl, 10, DURATION_S);
+      cycles.push(result);
+      console.log(
+        `round ${round}: lease 10 + ack 10, 10 workers: ${result.eventsPerSecond} events/s (${result.events} events, ${result.shortLeases} short leases, ${result.errors} errors)`,
+      );
+    }
+    const wake = await longPollWake(waking.target.baseUrl, WAKE_SAMPLES);
+    console.log(
+      `long-poll wake (ingest sent -> waiting lease answered), ${wake.samples} samples: p50 ${wake.p50} ms, p99 ${wake.p99} ms, max ${wake.max} ms, missed ${wake.missed}`,
+    );
+
     const rows = scenarios.map((scenario) => {
       const list = rounds.get(scenario) ?? [];
       return {
@@ -464,6 +493,7 @@ async function main(): Promise<void> {
       replay: against(rpsOf('idempotent replay, 50 conn', real.target), 'ingest 1 KB, 50 conn'),
       ack: against(rpsOf('ack distinct, 50 conn', real.target), 'ingest 1 KB, 50 conn'),
       mix: against(rpsOf('mix 70/20/10, 50 conn', real.target), 'ingest 1 KB, 50 conn'),
+      leaseAckOverIngest: ratio(median(cycles.map((c) => c.eventsPerSecond)), ingestRps),
       inboxLargeOverSmallP99: ratio(
         inboxP99(`inbox page 100 of ${INBOX_LARGE}, 10 conn`),
         inboxP99(`inbox page 100 of ${INBOX_SMALL}, 10 conn`),
@@ -511,6 +541,9 @@ async function main(): Promise<void> {
       );
     }
     console.log('(replay, ack and mix compare against the 1 KB ingest ceilings)');
+    console.log(
+      `lease 10 + ack 10: ${median(cycles.map((c) => c.eventsPerSecond))} events/s, ${ratios.leaseAckOverIngest} of our 1 KB ingest rate (goal >= 0.5); long-poll wake p50 ${wake.p50} ms, p99 ${wake.p99} ms (goal p99 <= 50 ms)`,
+    );
     const rssAt = (seconds: number) => soak.find((window) => window.atSeconds === seconds)?.rssMb;
     console.log(
       `soak at ${soakRate} req/s: errors ${soak.reduce((sum, w) => sum + w.errors + w.non2xx, 0)}, p99 by window ${soak.map((w) => w.p99).join(' / ')} ms, RSS at 10 s / 30 s / 60 s: ${rssAt(10)} / ${rssAt(30)} / ${rssAt(60)} MB`,
@@ -547,6 +580,7 @@ async function main(): Promise<void> {
           results: rows,
           ratios,
           soak: { rate: soakRate, windows: soak },
+          leases: { cycles, wake },
           dynamodb: dynamo,
         },
         null,

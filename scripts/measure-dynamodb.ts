@@ -11,7 +11,14 @@ import { GetCommand } from '@aws-sdk/lib-dynamodb';
 import { v7 as uuidv7 } from 'uuid';
 import { createDynamoClients } from '../server/src/store/dynamodb/client';
 import { DynamoEventStore } from '../server/src/store/dynamodb/event-store';
-import { createTables, deleteTables } from '../server/src/store/dynamodb/tables';
+import {
+  AVAILABLE_INDEX,
+  createTables,
+  deleteTables,
+  EVENTS_INDEX,
+  eventsTableDefinition,
+  INBOX_INDEX,
+} from '../server/src/store/dynamodb/tables';
 import type { NewEvent } from '../server/src/store/event-store';
 import { startDynamoDbLocal } from '../tests/helpers/dynamodb-local';
 
@@ -83,6 +90,8 @@ async function main(): Promise<void> {
     };
   };
 
+  const leaseOf = (limit: number) => ({ filters: {}, limit, visibilityTimeoutMs: 30_000, maxDeliveries: 5 });
+
   const results: Record<string, Sample[]> = {};
   const measure = async (name: string, op: () => Promise<unknown>) => {
     current = { ms: 0, calls: 0 };
@@ -116,19 +125,56 @@ async function main(): Promise<void> {
   }
   for (const id of created.slice(0, 150)) await measure('get', () => store.get('acme', id));
   for (const id of created.slice(0, 150)) await measure('ack', () => store.ack('acme', id, now));
+  for (let i = 0; i < 40; i += 1) {
+    await measure('list events page of 50', () =>
+      store.listEvents({ tenantId: 'acme', filters: {}, order: 'desc', limit: 50 }),
+    );
+  }
+  const leased: Array<{ eventId: string; leaseId: string }> = [];
+  for (let i = 0; i < 20; i += 1) {
+    await measure('lease of 10', async () => {
+      leased.push(...(await store.lease({ ...leaseOf(10), tenantId: 'acme' })));
+    });
+  }
+  // What a waiting long-poll repeats: a lease that finds nothing available.
+  for (let i = 0; i < 50; i += 1) {
+    await measure('lease, nothing available', () => store.lease({ ...leaseOf(10), tenantId: 'idle' }));
+  }
+  for (const { eventId, leaseId } of leased.slice(0, 50)) {
+    await measure('extend', () => store.extend('acme', eventId, leaseId, 60_000));
+  }
+  for (const { eventId, leaseId } of leased.slice(50, 100)) {
+    await measure('nack', () => store.nack('acme', eventId, leaseId, 0, 5));
+  }
+  for (const { eventId, leaseId } of leased.slice(100, 150)) {
+    await measure('ack with lease', () => store.ack('acme', eventId, now, leaseId));
+  }
+  for (const { eventId } of leased.slice(100, 150)) {
+    await measure('redeliver', () => store.redeliver('acme', eventId));
+  }
 
+  // The reads below are the script's own: counted into no operation.
+  current = { ms: 0, calls: 0 };
   const sample = await clients.documents.send(
     new GetCommand({ TableName: names.events, Key: { pk: `acme#${created[160]}` } }),
   );
   const record = await clients.documents.send(
     new GetCommand({ TableName: names.events, Key: { pk: 'acme#idem#key-0' } }),
   );
-  const eventItem = sample.Item ?? {};
-  const indexEntry = Object.fromEntries(
-    Object.entries(eventItem).filter(([name]) =>
-      ['pk', 'inbox_pk', 'inbox_sk', 'source', 'event_type', 'priority', 'expires_at'].includes(name),
-    ),
+  const leasedSample = await clients.documents.send(
+    new GetCommand({ TableName: names.events, Key: { pk: `acme#${leased[0]?.eventId}` } }),
   );
+  // A leased event: every lease attribute set, as large as an event item gets.
+  const eventItem = leasedSample.Item ?? sample.Item ?? {};
+  /** An index entry: the table key, the index keys and what the index projects. */
+  const entryOf = (name: string) => {
+    const index = eventsTableDefinition(names.events).GlobalSecondaryIndexes?.find(
+      (i) => i.IndexName === name,
+    );
+    const kept = ['pk', ...(index?.KeySchema ?? []).map((key) => key.AttributeName)];
+    kept.push(...(index?.Projection?.NonKeyAttributes ?? []));
+    return Object.fromEntries(Object.entries(eventItem).filter(([attribute]) => kept.includes(attribute)));
+  };
 
   console.log(
     `DynamoDB store on ${endpoint} (${local ? 'DynamoDB Local, started by this script' : 'given endpoint'})`,
@@ -149,7 +195,10 @@ async function main(): Promise<void> {
     );
   }
   console.log(
-    `item sizes (bytes): event with a 1 KB payload ${itemBytes(eventItem)}, its inbox index entry ${itemBytes(indexEntry)}, idempotency record ${itemBytes(record.Item ?? {})}`,
+    `item sizes (bytes): event with a 1 KB payload, leased ${itemBytes(eventItem)}; its entries: inbox ${itemBytes(
+      entryOf(INBOX_INDEX),
+    )}, available ${itemBytes(entryOf(AVAILABLE_INDEX))}, events ${itemBytes(entryOf(EVENTS_INDEX))}; ` +
+      `idempotency record ${itemBytes(record.Item ?? {})}`,
   );
 
   await deleteTables(clients.base, names);

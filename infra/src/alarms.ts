@@ -7,7 +7,7 @@ import type * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as sns from 'aws-cdk-lib/aws-sns';
 import * as subscriptions from 'aws-cdk-lib/aws-sns-subscriptions';
 import type { Construct } from 'constructs';
-import { INBOX_INDEX } from '../../server/src/store/dynamodb/tables';
+import { AVAILABLE_INDEX, EVENTS_INDEX, INBOX_INDEX } from '../../server/src/store/dynamodb/tables';
 import type { ResourceNames } from './names';
 import type { StackSettings } from './settings';
 import type { Tables } from './tables';
@@ -135,7 +135,7 @@ export function createAlarms(
       what: 'events-table-throttles',
       table: watched.tables.events,
       name: names.tables.events,
-      indexes: [INBOX_INDEX],
+      indexes: [INBOX_INDEX, AVAILABLE_INDEX, EVENTS_INDEX],
     },
     {
       id: 'KeysTableThrottlesAlarm',
@@ -150,10 +150,10 @@ export function createAlarms(
       metric: throttleEvents(table, indexes),
       ...onFirst,
       alarmDescription:
-        `DynamoDB throttled reads or writes on ${name}${indexes.length > 0 ? ' or its inbox index' : ''} ` +
+        `DynamoDB throttled reads or writes on ${name}${indexes.length > 0 ? ' or its indexes' : ''} ` +
         '(on-demand tables throttle on hot partitions or traffic above twice the previous peak). ' +
         'The SDK retries, so clients may only see latency; if it persists, look for one tenant ' +
-        'flooding (the inbox index is keyed by tenant) in the request logs.',
+        'flooding (the indexes are keyed by tenant) in the request logs.',
     });
   }
 

@@ -1,7 +1,7 @@
 import { ArnFormat, Stack } from 'aws-cdk-lib';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import type { Construct } from 'constructs';
-import { INBOX_INDEX } from '../../server/src/store/dynamodb/tables';
+import { AVAILABLE_INDEX, EVENTS_INDEX, INBOX_INDEX } from '../../server/src/store/dynamodb/tables';
 import type { ResourceNames } from './names';
 import type { Tables } from './tables';
 
@@ -12,7 +12,8 @@ import type { Tables } from './tables';
  *
  * The calls are those of server/src/store/dynamodb/*.ts: Put/Get/Update/Delete, BatchGet,
  * BatchWrite and TransactWrite (authorized as its Put and ConditionCheck items) on the events
- * table, Query on its inbox index only, and GetItem on the keys table. Scan, Put and Update on
+ * table, Query on its three indexes only (inbox, available for leases, events for the event
+ * list; never on the table itself, so never a Scan-like read of it), and GetItem on the keys table. Scan, Put and Update on
  * the keys table belong to the operator's keys CLI, which runs with the operator's own rights.
  */
 export function createFunctionRole(scope: Construct, names: ResourceNames, tables: Tables): iam.Role {
@@ -52,9 +53,11 @@ export function createFunctionRole(scope: Construct, names: ResourceNames, table
             resources: [tables.events.tableArn],
           }),
           new iam.PolicyStatement({
-            sid: 'QueryInbox',
+            sid: 'QueryIndexes',
             actions: ['dynamodb:Query'],
-            resources: [`${tables.events.tableArn}/index/${INBOX_INDEX}`],
+            resources: [INBOX_INDEX, AVAILABLE_INDEX, EVENTS_INDEX].map(
+              (index) => `${tables.events.tableArn}/index/${index}`,
+            ),
           }),
           new iam.PolicyStatement({
             sid: 'ReadKeys',

@@ -4,7 +4,12 @@ import { Authenticator } from './auth/authenticator';
 import { FailedAuthLimiter } from './auth/failed-auth-limit';
 import { authenticate } from './auth/middleware';
 import { type Clock, systemClock } from './clock';
-import type { Config } from './config';
+import {
+  type Config,
+  DEFAULT_LONG_POLL_INTERVAL_MS,
+  DEFAULT_MAX_DELIVERIES,
+  DEFAULT_MAX_WAITING_PER_KEY,
+} from './config';
 import { docsRouter } from './docs/routes';
 import { compileEventInputValidator } from './events/input-schema';
 import { eventsRouter } from './events/routes';
@@ -24,6 +29,9 @@ import { TokenBucketLimiter } from './http/token-bucket';
 import { stopWarmUp } from './http/warm-up';
 import { inboxRouter } from './inbox/routes';
 import { InboxService } from './inbox/service';
+import { leasesRouter } from './leases/routes';
+import { LeasesService } from './leases/service';
+import { LongPoll } from './long-poll';
 import { meRouter } from './me/routes';
 import { type AppMetrics, noMetrics } from './metrics';
 import { type LoadedSpec, loadSpec } from './spec';
@@ -37,11 +45,22 @@ const DAY_MS = 24 * 60 * 60 * 1000;
  * What the app takes of the configuration (config.ts reads and documents each setting), so a
  * setting the app needs is named here once and boot.ts passes the Config through as it is.
  * The failed-authentication limit, 'trust proxy' and CORS may be left unset (tests do): unset
- * turns them off. The cursor secret is the resolved one: the configured secret, or the one the
+ * turns them off; the lease settings unset take config.ts's defaults. The cursor secret is the resolved one: the configured secret, or the one the
  * store generated and keeps.
  */
 export type AppConfig = Pick<Config, 'authMode' | 'retentionDays' | 'rateLimit' | 'rateBurst'> &
-  Partial<Pick<Config, 'authFailureLimit' | 'authFailureWindowSeconds' | 'trustProxy' | 'corsOrigins'>> & {
+  Partial<
+    Pick<
+      Config,
+      | 'authFailureLimit'
+      | 'authFailureWindowSeconds'
+      | 'trustProxy'
+      | 'corsOrigins'
+      | 'maxDeliveries'
+      | 'maxWaitingPerKey'
+      | 'longPollIntervalMs'
+    >
+  > & {
     cursorSecret: string;
   };
 
@@ -56,6 +75,13 @@ export interface AppDeps {
   metrics?: AppMetrics;
   /** Redoc's standalone bundle for /docs; by default the one in node_modules. */
   redocBundlePath?: string;
+  /**
+   * Aborted when the server shuts down (local.ts, on SIGTERM, before it closes): waiting
+   * long-polls answer at once, with nothing, instead of being cut.
+   */
+  shutdown?: AbortSignal;
+  /** The long-poll waiters; by default made from the config. Tests pass one to watch it. */
+  longPoll?: LongPoll;
 }
 
 /** The Express app: no listen, no environment. Entry points (local.ts) wire it up. */
@@ -68,15 +94,31 @@ export function createApp({
   spec = loadSpec(),
   metrics = noMetrics,
   redocBundlePath,
+  shutdown,
+  longPoll = new LongPoll({
+    clock,
+    pollIntervalMs: config.longPollIntervalMs ?? DEFAULT_LONG_POLL_INTERVAL_MS,
+    maxWaitingPerKey: config.maxWaitingPerKey ?? DEFAULT_MAX_WAITING_PER_KEY,
+  }),
 }: AppDeps): Express {
+  if (shutdown?.aborted) longPoll.shutdown();
+  else shutdown?.addEventListener('abort', () => longPoll.shutdown(), { once: true });
   const events = new EventsService({
     store,
     clock,
     retentionMs: config.retentionDays * DAY_MS,
     validateEventInput: compileEventInputValidator(spec.document),
     metrics,
+    notifyAvailable: longPoll.notify,
   });
-  const inbox = new InboxService(store, new CursorCodec(config.cursorSecret));
+  const inbox = new InboxService(store, new CursorCodec(config.cursorSecret), longPoll);
+  const leases = new LeasesService({
+    store,
+    clock,
+    longPoll,
+    maxDeliveries: config.maxDeliveries ?? DEFAULT_MAX_DELIVERIES,
+    metrics,
+  });
   const authenticator = new Authenticator({ keys, authMode: config.authMode, clock });
   const limiter =
     config.rateLimit > 0 ? new TokenBucketLimiter(config.rateLimit, config.rateBurst, clock) : undefined;
@@ -110,6 +152,7 @@ export function createApp({
   app.use(healthRouter(store, spec.document.info.version, clock));
   app.use(eventsRouter(events));
   app.use(inboxRouter(inbox));
+  app.use(leasesRouter(leases));
   app.use(meRouter());
   // No catch-all 404 here: routeGuard has answered every path and method the contract lacks,
   // and every operation of the contract has its handler above.

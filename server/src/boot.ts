@@ -14,6 +14,8 @@ export interface BootOptions {
   spec: LoadedSpec;
   metrics?: AppMetrics;
   redocBundlePath?: string;
+  /** Aborted on shutdown: waiting long-polls answer at once (see AppDeps.shutdown). */
+  shutdown?: AbortSignal;
 }
 
 /**
@@ -29,6 +31,7 @@ export async function bootApp(options: BootOptions): Promise<{ app: Express; war
     spec,
     metrics: options.metrics,
     redocBundlePath: options.redocBundlePath,
+    shutdown: options.shutdown,
     // All of Config: the app reads only its part of it (AppConfig), with the resolved secret.
     config: { ...config, cursorSecret: await stores.cursorSecret() },
   });

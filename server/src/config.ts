@@ -90,6 +90,18 @@ const trustProxy = z.pipe(
   }),
 );
 
+/** TRIGGERS_MAX_DELIVERIES: leases an event gets before it becomes dead (DESIGN §9). */
+export const DEFAULT_MAX_DELIVERIES = 5;
+/** TRIGGERS_MAX_WAITING_PER_KEY: long-polling requests one API key may hold at once. */
+export const DEFAULT_MAX_WAITING_PER_KEY = 10;
+/** TRIGGERS_LONG_POLL_INTERVAL_MS: how often a waiting request asks the store again. */
+export const DEFAULT_LONG_POLL_INTERVAL_MS = 1_000;
+/**
+ * DynamoDB bills each query: a waiting request there polls at most once a second (DESIGN §9),
+ * which is what docs/dynamodb.md prices.
+ */
+export const MIN_DYNAMODB_LONG_POLL_INTERVAL_MS = 1_000;
+
 const EnvSchema = z.object({
   PORT: integer('PORT', 0, 65_535, 8080),
   HOST: z._default(z.string().check(z.minLength(1)), '127.0.0.1'),
@@ -125,6 +137,19 @@ const EnvSchema = z.object({
   TRIGGERS_REQUEST_TIMEOUT_MS: integer('TRIGGERS_REQUEST_TIMEOUT_MS', 1_000, 600_000, 30_000),
   TRIGGERS_KEEP_ALIVE_TIMEOUT_MS: integer('TRIGGERS_KEEP_ALIVE_TIMEOUT_MS', 100, 600_000, 5_000),
   TRIGGERS_MAX_HEADER_BYTES: integer('TRIGGERS_MAX_HEADER_BYTES', 1_024, 1_048_576, 16_384),
+  TRIGGERS_MAX_DELIVERIES: integer('TRIGGERS_MAX_DELIVERIES', 1, 1_000, DEFAULT_MAX_DELIVERIES),
+  TRIGGERS_MAX_WAITING_PER_KEY: integer(
+    'TRIGGERS_MAX_WAITING_PER_KEY',
+    1,
+    1_000,
+    DEFAULT_MAX_WAITING_PER_KEY,
+  ),
+  TRIGGERS_LONG_POLL_INTERVAL_MS: integer(
+    'TRIGGERS_LONG_POLL_INTERVAL_MS',
+    10,
+    60_000,
+    DEFAULT_LONG_POLL_INTERVAL_MS,
+  ),
   LOG_LEVEL: z._default(z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']), 'info'),
 });
 
@@ -165,6 +190,15 @@ export interface Config {
     keepAliveTimeoutMs: number;
     maxHeaderBytes: number;
   };
+  /** Leases an event gets; an event leased this many times and not acked becomes dead. */
+  maxDeliveries: number;
+  /** Long-polling requests (`wait`) one API key may hold at once; beyond, 429. */
+  maxWaitingPerKey: number;
+  /**
+   * How often a waiting request asks the store again, to notice what no in-process signal
+   * announces: leases running out, and events written by other instances.
+   */
+  longPollIntervalMs: number;
   logLevel: string;
 }
 
@@ -186,6 +220,15 @@ export function readConfig(env: NodeJS.ProcessEnv = process.env): Config {
   if (env_.TRIGGERS_HEADERS_TIMEOUT_MS > env_.TRIGGERS_REQUEST_TIMEOUT_MS) {
     throw new ConfigError(
       `Invalid configuration:\n  - TRIGGERS_HEADERS_TIMEOUT_MS (${env_.TRIGGERS_HEADERS_TIMEOUT_MS}) must not be over TRIGGERS_REQUEST_TIMEOUT_MS (${env_.TRIGGERS_REQUEST_TIMEOUT_MS})`,
+    );
+  }
+  // Each poll of a waiting request is a billed query on DynamoDB.
+  if (
+    env_.TRIGGERS_STORE === 'dynamodb' &&
+    env_.TRIGGERS_LONG_POLL_INTERVAL_MS < MIN_DYNAMODB_LONG_POLL_INTERVAL_MS
+  ) {
+    throw new ConfigError(
+      `Invalid configuration:\n  - TRIGGERS_LONG_POLL_INTERVAL_MS must be at least ${MIN_DYNAMODB_LONG_POLL_INTERVAL_MS} on DynamoDB (each poll is a billed query), got ${env_.TRIGGERS_LONG_POLL_INTERVAL_MS}`,
     );
   }
   return {
@@ -211,6 +254,9 @@ export function readConfig(env: NodeJS.ProcessEnv = process.env): Config {
       keepAliveTimeoutMs: env_.TRIGGERS_KEEP_ALIVE_TIMEOUT_MS,
       maxHeaderBytes: env_.TRIGGERS_MAX_HEADER_BYTES,
     },
+    maxDeliveries: env_.TRIGGERS_MAX_DELIVERIES,
+    maxWaitingPerKey: env_.TRIGGERS_MAX_WAITING_PER_KEY,
+    longPollIntervalMs: env_.TRIGGERS_LONG_POLL_INTERVAL_MS,
     logLevel: env_.LOG_LEVEL,
   };
 }

@@ -47,7 +47,7 @@ export class InvalidCursorError extends AppError {
     super(
       400,
       'INVALID_CURSOR',
-      `Invalid cursor: ${reason}. Pass pagination.next_cursor exactly as returned, with the same filters, or omit cursor to start from the oldest event.`,
+      `Invalid cursor: ${reason}. Pass pagination.next_cursor exactly as returned, with the same filters (and order), or omit cursor to start from the first page.`,
     );
   }
 }
@@ -87,11 +87,36 @@ export class MethodNotAllowedError extends AppError {
 }
 
 export class ConflictError extends AppError {
-  constructor(currentStatus: string, acknowledgedAt: string | null) {
-    super(409, 'CONFLICT', `Event is not pending: it is ${currentStatus}.`, {
-      current_status: currentStatus,
-      acknowledged_at: acknowledgedAt,
-    });
+  constructor(
+    currentStatus: string,
+    acknowledgedAt: string | null,
+    message = `Event is not pending: it is ${currentStatus}.`,
+  ) {
+    super(409, 'CONFLICT', message, { current_status: currentStatus, acknowledged_at: acknowledgedAt });
+  }
+}
+
+/** The lease id given is not the event's latest lease: someone leased it since (or never this). */
+export class LeaseMismatchError extends AppError {
+  constructor(currentStatus: string) {
+    super(
+      409,
+      'CONFLICT',
+      'This lease is not the event’s latest: it was leased again since, or the lease id is not one of its leases.',
+      { reason: 'lease_mismatch', current_status: currentStatus },
+    );
+  }
+}
+
+/** An extension past the 12 hours one lease may live, counted from when it was taken. */
+export class LeaseTooLongError extends AppError {
+  constructor(maxLeasedUntil: string) {
+    super(
+      409,
+      'CONFLICT',
+      `A lease lives at most 12 hours from when it was taken: it may be extended to ${maxLeasedUntil} at the latest.`,
+      { reason: 'lease_too_long', max_leased_until: maxLeasedUntil },
+    );
   }
 }
 

@@ -28,8 +28,17 @@ async function main(): Promise<void> {
       onError: (message) => logger.warn({ err: message }, 'WAL checkpoint failed; retrying'),
     },
   });
+  // Aborted on SIGTERM before the server closes: long-polling requests answer (with nothing)
+  // at once, so shutdown waits for no `wait` to run out and cuts no waiting client.
+  const stopping = new AbortController();
   // Warmed up before listening: no client request pays for compiling the contract's schemas.
-  const { app, warmUp } = await bootApp({ config, stores, logger, spec: loadSpec() });
+  const { app, warmUp } = await bootApp({
+    config,
+    stores,
+    logger,
+    spec: loadSpec(),
+    shutdown: stopping.signal,
+  });
 
   // Slow or stalled clients cannot hold sockets forever, nor send unbounded headers (431).
   // Node checks the two request timeouts every connectionsCheckingInterval (30 s by default,
@@ -71,6 +80,7 @@ async function main(): Promise<void> {
   });
   const shutdown = (signal: string) => {
     logger.info({ signal }, 'shutting down: no new connections; finishing in-flight requests');
+    stopping.abort();
     closeGracefully(server)
       .then(() => stores.close())
       .then(() => {

@@ -11,6 +11,15 @@ export interface AppMetrics {
   eventsReplayed(count: number): void;
   /** Events moved from pending to acknowledged. */
   eventsAcked(count: number): void;
+  /** Events handed out by a lease (each lease of an event counts, redeliveries included). */
+  eventsLeased(count: number): void;
+  /** Leases ended by a nack (the event available again, or dead). */
+  eventsNacked(count: number): void;
+  /**
+   * Events a nack made dead. An event whose last lease ran out becomes dead inside the store
+   * when a lease meets it, which the app does not see: `GET /v1/events?status=dead` lists all.
+   */
+  eventsDeadLettered(count: number): void;
   /** An error answer, by its envelope code. */
   errorAnswered(code: ErrorCode): void;
 }
@@ -19,5 +28,8 @@ export const noMetrics: AppMetrics = {
   eventsIngested() {},
   eventsReplayed() {},
   eventsAcked() {},
+  eventsLeased() {},
+  eventsNacked() {},
+  eventsDeadLettered() {},
   errorAnswered() {},
 };

@@ -6,12 +6,17 @@ import {
   type EventBody,
   type InboxFilters,
   iso,
+  type LeaseFilters,
+  type ListFilters,
+  MAX_DELIVERIES,
   type ModelCursor,
   type Priority,
   RETENTION_MS,
   SCOPES_OF,
   type Scope,
+  type Status,
   TENANT_OF,
+  type Tenant,
   TriggersModel,
   toWire,
   type Who,
@@ -21,7 +26,9 @@ import { createTestApp, TEST_STORE, type TestApp } from '../helpers/test-app';
 /**
  * Model-based test (fast-check `commands`): random sequences of ingest (with and without
  * idempotency keys), replays, bulk ingest, get, ack, bulk ack, delete, inbox pages and cursor
- * reuse, from two tenants and a read-only key, sent over real HTTP to the real app on the
+ * reuse, leases and what is done with them (ack, nack, extend, with the latest lease or a
+ * stale one, from the owner or another tenant), redelivery, the newest-first event list, and
+ * clock jumps that run leases out, from two tenants and a read-only key, sent over real HTTP to the real app on the
  * real store (the jest project picks SQLite or DynamoDB Local). After every step the answer
  * is checked against the contract and against a plain in-memory model
  * (tests/helpers/model-triggers.ts), which the step then updates.
@@ -68,8 +75,16 @@ type KeyedWrite =
   | { kind: 'single'; who: Who; body: EventBody; key: string; placement: Placement }
   | { kind: 'bulk'; who: Who; items: BulkItem[]; header?: string };
 
+/** A lease the API granted in this run: commands name leases by their position here. */
+interface GrantedLease {
+  tenant: Tenant;
+  eventId: string;
+  leaseId: string;
+}
+
 class RunModel extends TriggersModel {
   readonly writes: KeyedWrite[] = [];
+  readonly leases: GrantedLease[] = [];
 }
 
 interface Real {
@@ -119,6 +134,24 @@ async function call(
 function expectError(res: Response, status: number, code: string, details?: Record<string, unknown>): void {
   expect({ status: res.status, code: res.body?.error?.code }).toEqual({ status, code });
   if (details) expect(res.body.error.details).toEqual(details);
+}
+
+/** The details of a 409 for an event in the wrong state. */
+function conflictDetails(outcome: { status: Status; acknowledgedAt: number | null }) {
+  return {
+    current_status: outcome.status,
+    acknowledged_at: outcome.acknowledgedAt === null ? null : iso(outcome.acknowledgedAt),
+  };
+}
+
+function expectConflict(res: Response, outcome: { status: Status; acknowledgedAt: number | null }): void {
+  expectError(res, 409, 'CONFLICT', conflictDetails(outcome));
+}
+
+/** 409 because the lease named is not the event's latest (or the lease is too long). */
+function expectLeaseConflict(res: Response, details: Record<string, unknown>): void {
+  expectError(res, 409, 'CONFLICT');
+  expect(res.body.error.details).toMatchObject(details);
 }
 
 /** 403 FORBIDDEN when the key lacks the scope; true when the caller may go on. */
@@ -493,13 +526,9 @@ class Ack extends OneEventCommand {
     if (!allowed(res, this.who, 'events:ack')) return;
     tallyHidden(m, this.who, id, 'ack');
     const outcome = m.ack(TENANT_OF[this.who], id);
+    if (outcome.kind === 'lease_mismatch') throw new Error('an ack without a lease id cannot mismatch');
     if (outcome.kind === 'not_found') return expectError(res, 404, 'NOT_FOUND');
-    if (outcome.kind === 'conflict') {
-      return expectError(res, 409, 'CONFLICT', {
-        current_status: 'acknowledged',
-        acknowledged_at: outcome.acknowledgedAt === null ? null : iso(outcome.acknowledgedAt),
-      });
-    }
+    if (outcome.kind === 'conflict') return expectConflict(res, outcome);
     expect(res.status).toBe(200);
     expect(res.body).toEqual({
       event_id: id.toLowerCase(),
@@ -557,18 +586,13 @@ class BulkAck extends ModelCommand {
         successful.push({ event_id: id.toLowerCase(), acknowledged_at: iso(outcome.acknowledgedAt) });
       } else if (outcome.kind === 'not_found') {
         failed.push({ event_id: id, error: { code: 'NOT_FOUND', message: expect.any(String), details: {} } });
-      } else {
+      } else if (outcome.kind === 'conflict') {
         failed.push({
           event_id: id,
-          error: {
-            code: 'CONFLICT',
-            message: expect.any(String),
-            details: {
-              current_status: 'acknowledged',
-              acknowledged_at: outcome.acknowledgedAt === null ? null : iso(outcome.acknowledgedAt),
-            },
-          },
+          error: { code: 'CONFLICT', message: expect.any(String), details: conflictDetails(outcome) },
         });
+      } else {
+        throw new Error('an ack without a lease id cannot mismatch');
       }
     }
     expect(res.status).toBe(200);
@@ -649,6 +673,201 @@ class NextPage extends ModelCommand {
   }
 }
 
+class Lease extends ModelCommand {
+  constructor(
+    readonly who: Who,
+    readonly limit: number,
+    readonly timeoutS: number,
+    readonly filters: LeaseFilters,
+  ) {
+    super();
+  }
+  async step(m: RunModel, r: Real) {
+    const res = await call(r, this.who, 'post', '/v1/inbox/lease', {
+      body: { limit: this.limit, visibility_timeout: this.timeoutS, ...this.filters },
+    });
+
+    // Leasing needs events:read and events:ack.
+    if (!SCOPES_OF[this.who].includes('events:ack')) return expectError(res, 403, 'FORBIDDEN');
+    const tenant = TENANT_OF[this.who];
+    const deadBefore = [...m.events.values()].filter((e) => e.status === 'dead').length;
+    const expected = m.lease(tenant, this.filters, this.limit);
+    const deadAfter = [...m.events.values()].filter((e) => e.status === 'dead').length;
+    if (deadAfter > deadBefore) tally('lease that made an event dead');
+    tally(
+      expected.length === 0
+        ? 'lease of nothing'
+        : `lease of ${expected.length < this.limit ? 'fewer than asked' : 'as many as asked'}`,
+    );
+    expect(res.status).toBe(200);
+    const answered = res.body.events as Array<{ event_id: string; lease: { lease_id: string } }>;
+    expect(answered.map((e) => e.event_id)).toEqual(expected.map((e) => e.eventId));
+    const leaseIds = new Set(m.leases.map((l) => l.leaseId));
+    const events = expected.map((event, index) => {
+      const leaseId = (answered[index] as { lease: { lease_id: string } }).lease.lease_id;
+      expect(leaseIds.has(leaseId)).toBe(false);
+      if (event.deliveryCount > 0) tally('lease of an event leased before');
+      m.leased(event, leaseId, this.timeoutS * 1000);
+      m.leases.push({ tenant, eventId: event.eventId, leaseId });
+      return {
+        ...toWire(event),
+        lease: { lease_id: leaseId, leased_until: iso(event.leasedUntil as number) },
+      };
+    });
+    expect(res.body).toEqual({ events, request_id: expect.any(String) });
+  }
+  toString() {
+    const filters = Object.entries(this.filters).map(([k, v]) => `, ${k} ${v}`);
+    return `lease(${this.who}, limit ${this.limit}, ${this.timeoutS} s${filters.join('')})`;
+  }
+}
+
+type LeaseUse = { op: 'ack' } | { op: 'nack'; delayS: number } | { op: 'extend'; timeoutS: number };
+
+/** Acks, nacks or extends with `lease[k]`: the event's latest lease, or a stale one by now. */
+class UseLease extends ModelCommand {
+  constructor(
+    readonly k: number,
+    readonly use: LeaseUse,
+    readonly asOtherTenant: boolean,
+  ) {
+    super();
+  }
+  override check(m: Readonly<RunModel>) {
+    return this.k >= 0 ? this.k < m.leases.length : -this.k <= m.leases.length;
+  }
+  async step(m: RunModel, r: Real) {
+    const lease = m.leases.at(this.k) as GrantedLease;
+    const tenant: Tenant = this.asOtherTenant ? (lease.tenant === 'A' ? 'B' : 'A') : lease.tenant;
+    const who: Who = tenant;
+    const path = `/v1/events/${lease.eventId}/${this.use.op}`;
+    const stale = m.events.get(lease.eventId)?.leaseId !== lease.leaseId;
+    const body =
+      this.use.op === 'ack'
+        ? { lease_id: lease.leaseId }
+        : this.use.op === 'nack'
+          ? { lease_id: lease.leaseId, delay: this.use.delayS }
+          : { lease_id: lease.leaseId, visibility_timeout: this.use.timeoutS };
+
+    const res = await call(r, who, 'post', path, { body });
+
+    const use = this.use;
+    const outcome =
+      use.op === 'ack'
+        ? m.ack(tenant, lease.eventId, lease.leaseId)
+        : use.op === 'nack'
+          ? m.nack(tenant, lease.eventId, lease.leaseId, use.delayS * 1000)
+          : m.extend(tenant, lease.eventId, lease.leaseId, use.timeoutS * 1000);
+    tally(`${use.op} with ${stale ? 'a stale' : 'the latest'} lease: ${outcome.kind}`);
+    if (outcome.kind === 'nacked' && outcome.status === 'dead') tally('nack that made an event dead');
+    switch (outcome.kind) {
+      case 'not_found':
+        return expectError(res, 404, 'NOT_FOUND');
+      case 'conflict':
+        return expectConflict(res, outcome);
+      case 'lease_mismatch':
+        return expectLeaseConflict(res, { reason: 'lease_mismatch' });
+      case 'lease_too_long':
+        return expectLeaseConflict(res, {
+          reason: 'lease_too_long',
+          max_leased_until: iso(outcome.maxLeasedUntil),
+        });
+      case 'acked':
+        expect(res.status).toBe(200);
+        return expect(res.body).toEqual({
+          event_id: lease.eventId,
+          status: 'acknowledged',
+          acknowledged_at: iso(outcome.acknowledgedAt),
+          request_id: expect.any(String),
+        });
+      case 'nacked':
+        expect(res.status).toBe(200);
+        return expect(res.body).toEqual({
+          event_id: lease.eventId,
+          status: outcome.status,
+          delivery_count: outcome.deliveryCount,
+          visible_at: outcome.visibleAt === null ? null : iso(outcome.visibleAt),
+          request_id: expect.any(String),
+        });
+      case 'extended':
+        expect(res.status).toBe(200);
+        return expect(res.body).toEqual({
+          event_id: lease.eventId,
+          leased_until: iso(outcome.leasedUntil),
+          request_id: expect.any(String),
+        });
+    }
+  }
+  toString() {
+    const extra =
+      this.use.op === 'nack'
+        ? `, delay ${this.use.delayS} s`
+        : this.use.op === 'extend'
+          ? `, ${this.use.timeoutS} s`
+          : '';
+    return `${this.use.op}(lease[${this.k}]${extra}${this.asOtherTenant ? ', as the other tenant' : ''})`;
+  }
+}
+
+class Redeliver extends OneEventCommand {
+  async step(m: RunModel, r: Real) {
+    const id = resolveRef(m, this.ref);
+
+    const res = await call(r, this.who, 'post', `/v1/events/${id}/redeliver`);
+
+    if (this.ref === 'malformed') return expectError(res, 400, 'VALIDATION_ERROR');
+    if (!allowed(res, this.who, 'events:ack')) return;
+    tallyHidden(m, this.who, id, 'redeliver');
+    const outcome = m.redeliver(TENANT_OF[this.who], id);
+    tally(`redeliver: ${outcome.kind === 'conflict' ? 'pending already' : outcome.kind}`);
+    if (outcome.kind === 'not_found') return expectError(res, 404, 'NOT_FOUND');
+    if (outcome.kind === 'conflict') return expectConflict(res, outcome);
+    expect(res.status).toBe(200);
+    expect(res.body).toEqual({
+      event_id: id.toLowerCase(),
+      status: 'pending',
+      request_id: expect.any(String),
+    });
+  }
+  toString() {
+    return `redeliver(${this.who}, ${showRef(this.ref)})`;
+  }
+}
+
+/** The first page of GET /v1/events: every status, in either order. */
+class ListEvents extends ModelCommand {
+  constructor(
+    readonly who: Who,
+    readonly order: 'asc' | 'desc' | undefined,
+    readonly filters: ListFilters,
+    readonly limit: number,
+  ) {
+    super();
+  }
+  async step(m: RunModel, r: Real) {
+    const res = await call(r, this.who, 'get', '/v1/events', {
+      query: { order: this.order, limit: this.limit, ...this.filters },
+    });
+
+    const expected = m.list(TENANT_OF[this.who], this.filters, this.order ?? 'desc', this.limit);
+    if (this.filters.status === 'dead' && expected.events.length > 0) tally('dead letters listed');
+    expect(res.status).toBe(200);
+    expect(res.body).toEqual({
+      events: expected.events.map(toWire),
+      pagination: {
+        limit: this.limit,
+        has_more: expected.hasMore,
+        next_cursor: expected.hasMore ? expect.any(String) : null,
+      },
+      request_id: expect.any(String),
+    });
+  }
+  toString() {
+    const filters = Object.entries(this.filters).map(([k, v]) => `, ${k} ${v}`);
+    return `listEvents(${this.who}, ${this.order ?? 'default order'}, limit ${this.limit}${filters.join('')})`;
+  }
+}
+
 class Tick extends ModelCommand {
   constructor(readonly ms: number) {
     super();
@@ -659,7 +878,11 @@ class Tick extends ModelCommand {
     m.now += this.ms;
   }
   toString() {
-    return this.ms >= HOUR_MS ? `tick(${this.ms / HOUR_MS} h)` : `tick(${this.ms} ms)`;
+    return this.ms >= HOUR_MS
+      ? `tick(${this.ms / HOUR_MS} h)`
+      : this.ms >= 1000
+        ? `tick(${this.ms / 1000} s)`
+        : `tick(${this.ms} ms)`;
   }
 }
 
@@ -759,65 +982,141 @@ const limit = fc.oneof(
   fc.integer({ min: 3, max: 5 }),
 );
 
-const command = fc.oneof(
-  { weight: 6, arbitrary: fc.tuple(who, body, singleKey, placement).map((a) => new Ingest(...a)) },
-  {
-    weight: 3,
-    arbitrary: fc
-      .tuple(
-        fc.nat({ max: 5 }),
-        fc.constantFrom<ReplayVariant>('same', 'key moved', 'body changed', 'other tenant'),
+const ingestCommand = fc.tuple(who, body, singleKey, placement).map((a) => new Ingest(...a));
+const replayCommand = fc
+  .tuple(
+    fc.nat({ max: 5 }),
+    fc.constantFrom<ReplayVariant>('same', 'key moved', 'body changed', 'other tenant'),
+  )
+  .map((a) => new Replay(...a));
+const bulkCommand = fc
+  .tuple(
+    who,
+    fc.array(bulkItem, { minLength: 1, maxLength: 5 }),
+    sometimes(fc.constantFrom('h1', 'h2'), 1),
+    fc.oneof({ weight: 3, arbitrary: fc.constant(false) }, { weight: 1, arbitrary: fc.constant(true) }),
+  )
+  // Sometimes the first item once more at the end: a key given twice in one request.
+  .map(
+    ([who, items, header, again]) => new Bulk(who, again ? [...items, ...items.slice(0, 1)] : items, header),
+  );
+const getCommand = fc.tuple(who, ref).map((a) => new Get(...a));
+const ackCommand = fc.tuple(who, ref).map((a) => new Ack(...a));
+const bulkAckCommand = fc
+  .tuple(who, fc.array(ref, { minLength: 1, maxLength: 6 }))
+  .map((a) => new BulkAck(...a));
+const deleteCommand = fc.tuple(who, ref).map((a) => new Delete(...a));
+const firstPageCommand = fc.tuple(who, limit, filters).map((a) => new FirstPage(...a));
+const nextPageCommand = fc
+  .tuple(
+    fc.oneof(
+      { weight: 8, arbitrary: fc.constant<Reader>('owner') },
+      { weight: 1, arbitrary: fc.constantFrom<Reader>('A-read', 'other tenant') },
+    ),
+    fc.oneof({ weight: 3, arbitrary: fc.constantFrom(-1, -2) }, fc.integer({ min: 0, max: 4 })),
+    limit,
+    fc.oneof({ weight: 6, arbitrary: fc.constant(false) }, { weight: 1, arbitrary: fc.constant(true) }),
+  )
+  .map((a) => new NextPage(...a));
+const tickCommand = fc
+  .oneof(
+    { weight: 4, arbitrary: fc.constantFrom(1, 2) },
+    // Past visibility timeouts (1, 5 and 60 s) and nack delays, or onto them exactly.
+    { weight: 6, arbitrary: fc.constantFrom(1_000, 5_000, 60_000) },
+    // Past the 24 h of idempotency keys, or the 7 days of events; no sum of these steps
+    // lands exactly on either boundary.
+    { weight: 1, arbitrary: fc.constantFrom(25 * HOUR_MS, 48 * HOUR_MS, 192 * HOUR_MS) },
+  )
+  .map((ms) => new Tick(ms));
+const leaseCommand = fc
+  .tuple(
+    who,
+    fc.integer({ min: 1, max: 5 }),
+    fc.constantFrom(1, 1, 5, 60),
+    fc
+      .record(
+        {
+          source: sometimes(fc.constantFrom('billing', 'crm'), 6),
+          event_type: sometimes(fc.constantFrom('order.created', 'order.paid'), 6),
+          priority: sometimes(priority, 6),
+        },
+        { noNullPrototype: true },
       )
-      .map((a) => new Replay(...a)),
-  },
-  {
-    weight: 2,
-    arbitrary: fc
-      .tuple(
-        who,
-        fc.array(bulkItem, { minLength: 1, maxLength: 5 }),
-        sometimes(fc.constantFrom('h1', 'h2'), 1),
-        fc.oneof({ weight: 3, arbitrary: fc.constant(false) }, { weight: 1, arbitrary: fc.constant(true) }),
-      )
-      // Sometimes the first item once more at the end: a key given twice in one request.
       .map(
-        ([who, items, header, again]) =>
-          new Bulk(who, again ? [...items, ...items.slice(0, 1)] : items, header),
+        (spec) => Object.fromEntries(Object.entries(spec).filter(([, v]) => v !== undefined)) as LeaseFilters,
       ),
-  },
-  { weight: 2, arbitrary: fc.tuple(who, ref).map((a) => new Get(...a)) },
-  { weight: 3, arbitrary: fc.tuple(who, ref).map((a) => new Ack(...a)) },
-  {
-    weight: 1,
-    arbitrary: fc.tuple(who, fc.array(ref, { minLength: 1, maxLength: 6 })).map((a) => new BulkAck(...a)),
-  },
-  { weight: 1, arbitrary: fc.tuple(who, ref).map((a) => new Delete(...a)) },
-  { weight: 3, arbitrary: fc.tuple(who, limit, filters).map((a) => new FirstPage(...a)) },
-  {
-    weight: 5,
-    arbitrary: fc
-      .tuple(
-        fc.oneof(
-          { weight: 8, arbitrary: fc.constant<Reader>('owner') },
-          { weight: 1, arbitrary: fc.constantFrom<Reader>('A-read', 'other tenant') },
-        ),
-        fc.oneof({ weight: 3, arbitrary: fc.constantFrom(-1, -2) }, fc.integer({ min: 0, max: 4 })),
-        limit,
-        fc.oneof({ weight: 6, arbitrary: fc.constant(false) }, { weight: 1, arbitrary: fc.constant(true) }),
+  )
+  .map((a) => new Lease(...a));
+const useLeaseCommand = fc
+  .tuple(
+    fc.oneof({ weight: 3, arbitrary: fc.constantFrom(-1, -2) }, fc.integer({ min: 0, max: 5 })),
+    fc.oneof(
+      { weight: 3, arbitrary: fc.constant<LeaseUse>({ op: 'ack' }) },
+      {
+        weight: 3,
+        arbitrary: fc.constantFrom(0, 0, 1, 5).map((delayS): LeaseUse => ({ op: 'nack', delayS })),
+      },
+      {
+        weight: 2,
+        arbitrary: fc.constantFrom(1, 5, 43_200).map((timeoutS): LeaseUse => ({ op: 'extend', timeoutS })),
+      },
+    ),
+    fc.oneof({ weight: 8, arbitrary: fc.constant(false) }, { weight: 1, arbitrary: fc.constant(true) }),
+  )
+  .map((a) => new UseLease(...a));
+const redeliverCommand = fc.tuple(who, ref).map((a) => new Redeliver(...a));
+const listEventsCommand = fc
+  .tuple(
+    who,
+    fc.constantFrom<'asc' | 'desc' | undefined>('asc', 'desc', undefined),
+    fc
+      .record(
+        {
+          status: sometimes(fc.constantFrom<Status>('pending', 'acknowledged', 'dead'), 2),
+          source: sometimes(fc.constantFrom('billing', 'crm'), 6),
+          event_type: sometimes(fc.constantFrom('order.created', 'order.paid'), 6),
+        },
+        { noNullPrototype: true },
       )
-      .map((a) => new NextPage(...a)),
-  },
-  {
-    weight: 2,
-    arbitrary: fc
-      .oneof(
-        { weight: 5, arbitrary: fc.constantFrom(1, 2) },
-        // Past the 24 h of idempotency keys, or the 7 days of events; no sum of these steps
-        // lands exactly on either boundary.
-        { weight: 1, arbitrary: fc.constantFrom(25 * HOUR_MS, 48 * HOUR_MS, 192 * HOUR_MS) },
-      )
-      .map((ms) => new Tick(ms)),
-  },
+      .map(
+        (spec) => Object.fromEntries(Object.entries(spec).filter(([, v]) => v !== undefined)) as ListFilters,
+      ),
+    limit,
+  )
+  .map((a) => new ListEvents(...a));
+
+const command = fc.oneof(
+  { weight: 6, arbitrary: ingestCommand },
+  { weight: 3, arbitrary: replayCommand },
+  { weight: 2, arbitrary: bulkCommand },
+  { weight: 2, arbitrary: getCommand },
+  { weight: 3, arbitrary: ackCommand },
+  { weight: 1, arbitrary: bulkAckCommand },
+  { weight: 1, arbitrary: deleteCommand },
+  { weight: 3, arbitrary: firstPageCommand },
+  { weight: 5, arbitrary: nextPageCommand },
+  { weight: 4, arbitrary: tickCommand },
+  { weight: 6, arbitrary: leaseCommand },
+  { weight: 7, arbitrary: useLeaseCommand },
+  { weight: 2, arbitrary: redeliverCommand },
+  { weight: 1, arbitrary: listEventsCommand },
+);
+
+/**
+ * Many workers on one inbox: mostly leases and what is done with them, with clock jumps of
+ * the size of visibility timeouts, so that leases run out, events come back and use up their
+ * deliveries (dead letters), and redeliveries bring them back.
+ */
+const workerCommand = fc.oneof(
+  { weight: 3, arbitrary: ingestCommand },
+  { weight: 1, arbitrary: getCommand },
+  { weight: 1, arbitrary: ackCommand },
+  { weight: 1, arbitrary: firstPageCommand },
+  { weight: 6, arbitrary: leaseCommand },
+  { weight: 4, arbitrary: useLeaseCommand },
+  { weight: 2, arbitrary: redeliverCommand },
+  { weight: 2, arbitrary: listEventsCommand },
+  { weight: 7, arbitrary: fc.constantFrom(1_000, 5_000, 60_000).map((ms) => new Tick(ms)) },
 );
 
 // ---------------------------------------------------------------------------------------
@@ -825,7 +1124,7 @@ const command = fc.oneof(
 // ---------------------------------------------------------------------------------------
 
 beforeAll(async () => {
-  t = await createTestApp();
+  t = await createTestApp({ maxDeliveries: MAX_DELIVERIES });
   server = http.createServer(t.app);
   await new Promise<void>((done) => server.listen(0, '127.0.0.1', done));
   console.log(
@@ -848,31 +1147,49 @@ afterAll(async () => {
   await t.close();
 });
 
+/** A fresh pair of tenants and their keys for each run: what one run wrote is invisible to the next. */
+async function setupRun() {
+  runs += 1;
+  const a = `model-${runs}-a`;
+  const keys: Record<Who, string> = {
+    A: await t.createKey({ tenant: a }),
+    B: await t.createKey({ tenant: `model-${runs}-b` }),
+    'A-read': await t.createKey({ tenant: a, scopes: ['events:read'] }),
+  };
+  return { model: new RunModel(t.clock.now), real: { keys } };
+}
+
+async function checkRuns(commands: fc.Arbitrary<fc.AsyncCommand<RunModel, Real>>, numRuns: number) {
+  const before = { runs, httpRequests };
+  await fc.assert(
+    fc.asyncProperty(fc.commands([commands], { maxCommands: MAX_COMMANDS, size: 'max' }), (sequence) =>
+      fc.asyncModelRun(setupRun, sequence),
+    ),
+    { seed: SEED, numRuns },
+  );
+  // Not vacuous: commands whose references did not exist yet were skipped, not all of them.
+  expect(httpRequests - before.httpRequests).toBeGreaterThan(runs - before.runs);
+}
+
 describe('The API against its model', () => {
   it(
-    'answers every random sequence of ingest, replay, bulk, get, ack, bulk ack, delete and inbox paging as the model does, for two tenants',
+    'answers every random sequence of ingest, replay, bulk, get, ack, bulk ack, delete, inbox paging, leases, nack, extend, redelivery, the event list and clock jumps as the model does, for two tenants',
+    () => checkRuns(command, NUM_RUNS),
+    PROPERTY_TIMEOUT_MS,
+  );
+
+  it(
+    'answers every random sequence of many workers leasing, acking, nacking and extending while leases run out, events die and come back, as the model does',
     async () => {
-      const setup = async () => {
-        runs += 1;
-        // Fresh tenants for each run: what one run wrote is invisible to the next.
-        const a = `model-${runs}-a`;
-        const keys: Record<Who, string> = {
-          A: await t.createKey({ tenant: a }),
-          B: await t.createKey({ tenant: `model-${runs}-b` }),
-          'A-read': await t.createKey({ tenant: a, scopes: ['events:read'] }),
-        };
-        return { model: new RunModel(t.clock.now), real: { keys } };
-      };
-
-      await fc.assert(
-        fc.asyncProperty(fc.commands([command], { maxCommands: MAX_COMMANDS, size: 'max' }), (commands) =>
-          fc.asyncModelRun(setup, commands),
-        ),
-        { seed: SEED, numRuns: NUM_RUNS },
-      );
-
-      // Not vacuous: commands whose references did not exist yet were skipped, not all of them.
-      expect(httpRequests).toBeGreaterThan(runs);
+      await checkRuns(workerCommand, NUM_RUNS);
+      // The runs reach what they are for (counted over the whole file).
+      for (const reached of [
+        'lease that made an event dead',
+        'lease of an event leased before',
+        'redeliver: redelivered',
+      ]) {
+        expect(casesSeen.get(reached) ?? 0).toBeGreaterThan(0);
+      }
     },
     PROPERTY_TIMEOUT_MS,
   );

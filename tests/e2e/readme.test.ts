@@ -8,13 +8,26 @@ import { ensureServerBuilt, type ServerProcess, startServer } from '../helpers/s
 const run = promisify(execFile);
 const README = readFileSync(path.resolve(__dirname, '../../README.md'), 'utf8');
 
-/** The shell blocks of the README's "Try it" section, in order. */
-function tryItScript(): string {
-  const section = README.split('\n## Try it\n')[1]?.split('\n## ')[0] ?? '';
+/** The shell blocks of a README section, in order, as one script. */
+function sectionScript(title: string, atLeast: number): string {
+  const section = README.split(`\n## ${title}\n`)[1]?.split('\n## ')[0] ?? '';
   const blocks = [...section.matchAll(/```sh\n([\s\S]*?)```/g)].map((match) => match[1] as string);
-  if (blocks.length < 10)
-    throw new Error(`expected the Try it section to hold its examples, found ${blocks.length}`);
+  if (blocks.length < atLeast)
+    throw new Error(`expected the ${title} section to hold its examples, found ${blocks.length}`);
   return blocks.join('\n');
+}
+
+/** Checks that `output` holds a match of each pattern, in order. */
+function expectInOrder(output: string, expected: RegExp[]): void {
+  let rest = output;
+  for (const pattern of expected) {
+    const match = pattern.exec(rest);
+    if (!match)
+      throw new Error(
+        `README output lacks ${pattern} after:\n${output.slice(0, output.length - rest.length).slice(-400)}\n---\n${rest}`,
+      );
+    rest = rest.slice(match.index + match[0].length);
+  }
 }
 
 describe('README examples', () => {
@@ -35,7 +48,7 @@ describe('README examples', () => {
 
   it('work exactly as printed against npm start (only the port differs)', async () => {
     // Prepare
-    const script = tryItScript().replaceAll('http://127.0.0.1:8080', server.baseUrl);
+    const script = sectionScript('Try it', 10).replaceAll('http://127.0.0.1:8080', server.baseUrl);
 
     // Act
     const { stdout } = await run('bash', ['-euo', 'pipefail', '-c', script], { timeout: 60_000 });
@@ -59,14 +72,33 @@ describe('README examples', () => {
       /"code":"UNAUTHORIZED"/,
       /"tenant_id":"local","key_id":"dev"/,
     ];
-    let rest = stdout;
-    for (const pattern of expected) {
-      const match = pattern.exec(rest);
-      if (!match)
-        throw new Error(
-          `README output lacks ${pattern} after:\n${stdout.slice(0, stdout.length - rest.length).slice(-400)}\n---\n${rest}`,
-        );
-      rest = rest.slice(match.index + match[0].length);
-    }
+    expectInOrder(stdout, expected);
+  });
+
+  it('run the Many workers examples as printed: lease, ack, nack, extend, long-poll, list', async () => {
+    // Prepare
+    const script = sectionScript('Many workers', 7).replaceAll('http://127.0.0.1:8080', server.baseUrl);
+
+    // Act
+    const { stdout } = await run('bash', ['-euo', 'pipefail', '-c', script], { cwd: dir, timeout: 60_000 });
+
+    // Assess
+    const lease = (invoice: number) =>
+      new RegExp(
+        `\\{"invoice":${invoice},"delivery_count":1,"lease":\\{"lease_id":"[^"]+","leased_until":"[^"]+"\\}\\}`,
+      );
+    expectInOrder(stdout, [
+      lease(1),
+      lease(2),
+      lease(3),
+      /\{"events":\[\],"request_id":"[^"]+"\}/,
+      /"status":"acknowledged","acknowledged_at"/,
+      /"status":"pending","delivery_count":1,"visible_at":"[^"]+"/,
+      /\{"event_id":"[0-9a-f-]{36}","leased_until":"[^"]+"/,
+      /"code":"CONFLICT".*"reason":"lease_mismatch"/,
+      /\{"event_type":"refund.requested","payload":\{"refund":7\},"delivery_count":1\}/,
+      /\{"event_type":"refund.requested","status":"pending","delivery_count":1\}\n\{"event_type":"invoice.due","status":"pending","delivery_count":1\}/,
+      /\{"event_id":"[0-9a-f-]{36}","status":"pending","request_id"/,
+    ]);
   });
 });

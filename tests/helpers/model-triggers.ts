@@ -23,6 +23,12 @@ const DAY_MS = 24 * 60 * 60 * 1000;
 /** The test app's retention (createTestApp: 7 days) and the idempotency keys' 24 h. */
 export const RETENTION_MS = 7 * DAY_MS;
 export const KEY_TTL_MS = DAY_MS;
+/** TRIGGERS_MAX_DELIVERIES of the model test's app: small, so runs reach dead letters. */
+export const MAX_DELIVERIES = 2;
+/** One lease lives at most 12 hours from when it was taken. */
+export const MAX_LEASE_MS = 12 * 60 * 60 * 1000;
+
+export type Status = 'pending' | 'acknowledged' | 'dead';
 
 export interface EventBody {
   source: string;
@@ -39,9 +45,16 @@ export interface ModelEvent {
   eventType: string;
   payload: Record<string, unknown>;
   metadata: Record<string, unknown>;
-  status: 'pending' | 'acknowledged';
+  status: Status;
   acknowledgedAt: number | null;
   expiresAt: number;
+  deliveryCount: number;
+  /** The latest lease's id, learned from the real answer (the model cannot guess it). */
+  leaseId: string | null;
+  leasedUntil: number | null;
+  /** From when a pending event may be leased: created, lease run out, or nack delay over. */
+  availableAt: number;
+  leaseStartedAt: number | null;
 }
 
 interface KeyRecord {
@@ -61,7 +74,40 @@ export type IngestOutcome =
 export type AckOutcome =
   | { kind: 'acked'; acknowledgedAt: number }
   | { kind: 'not_found' }
-  | { kind: 'conflict'; acknowledgedAt: number | null };
+  | { kind: 'conflict'; status: Status; acknowledgedAt: number | null }
+  | { kind: 'lease_mismatch' };
+
+export type NackOutcome =
+  | { kind: 'nacked'; status: 'pending' | 'dead'; deliveryCount: number; visibleAt: number | null }
+  | { kind: 'not_found' }
+  | { kind: 'conflict'; status: Status; acknowledgedAt: number | null }
+  | { kind: 'lease_mismatch' };
+
+export type ExtendOutcome =
+  | { kind: 'extended'; leasedUntil: number }
+  | { kind: 'not_found' }
+  | { kind: 'conflict'; status: Status; acknowledgedAt: number | null }
+  | { kind: 'lease_mismatch' }
+  | { kind: 'lease_too_long'; maxLeasedUntil: number };
+
+export type RedeliverOutcome =
+  | { kind: 'redelivered' }
+  | { kind: 'not_found' }
+  | { kind: 'conflict'; status: Status; acknowledgedAt: number | null };
+
+/** Filters of a lease, as sent in its body. */
+export interface LeaseFilters {
+  source?: string;
+  event_type?: string;
+  priority?: Priority;
+}
+
+/** Filters of GET /v1/events, as sent in the query string. */
+export interface ListFilters {
+  status?: Status;
+  source?: string;
+  event_type?: string;
+}
 
 /** Inbox filters exactly as sent in the query string. */
 export interface InboxFilters {
@@ -95,10 +141,12 @@ export interface WireEvent {
   source: string;
   event_type: string;
   payload: Record<string, unknown>;
-  status: 'pending' | 'acknowledged';
+  status: Status;
   metadata: Record<string, unknown>;
   acknowledged_at: string | null;
   expires_at: string;
+  delivery_count: number;
+  leased_until: string | null;
 }
 
 export const iso = (ms: number): string => new Date(ms).toISOString();
@@ -137,6 +185,15 @@ export function requestIdentity(body: EventBody): string {
 export function compareInboxOrder(a: Position, b: Position): number {
   if (a.createdAt !== b.createdAt) return a.createdAt - b.createdAt;
   return a.eventId < b.eventId ? -1 : a.eventId > b.eventId ? 1 : 0;
+}
+
+/** The order in which leases take events: by when each became available, then the inbox order. */
+function compareLeaseOrder(a: ModelEvent, b: ModelEvent): number {
+  return a.availableAt - b.availableAt || compareInboxOrder(a, b);
+}
+
+function conflict(event: ModelEvent): { kind: 'conflict'; status: Status; acknowledgedAt: number | null } {
+  return { kind: 'conflict', status: event.status, acknowledgedAt: event.acknowledgedAt };
 }
 
 export class TriggersModel {
@@ -185,6 +242,11 @@ export class TriggersModel {
       status: 'pending',
       acknowledgedAt: null,
       expiresAt: this.now + RETENTION_MS,
+      deliveryCount: 0,
+      leaseId: null,
+      leasedUntil: null,
+      availableAt: this.now,
+      leaseStartedAt: null,
     };
     this.events.set(eventId, event);
     this.issued.push(eventId);
@@ -206,13 +268,114 @@ export class TriggersModel {
     return event && event.tenant === tenant && event.expiresAt > this.now ? event : undefined;
   }
 
-  ack(tenant: Tenant, eventId: string): AckOutcome {
+  /** Ack, with or without a lease id: a retry under the lease that acked it is a success. */
+  ack(tenant: Tenant, eventId: string, leaseId?: string): AckOutcome {
     const event = this.visible(tenant, eventId);
     if (!event) return { kind: 'not_found' };
-    if (event.status !== 'pending') return { kind: 'conflict', acknowledgedAt: event.acknowledgedAt };
+    if (event.status === 'acknowledged' && leaseId !== undefined && leaseId === event.leaseId) {
+      return { kind: 'acked', acknowledgedAt: event.acknowledgedAt as number };
+    }
+    if (event.status !== 'pending') return conflict(event);
+    if (leaseId !== undefined && leaseId !== event.leaseId) return { kind: 'lease_mismatch' };
     event.status = 'acknowledged';
     event.acknowledgedAt = this.now;
     return { kind: 'acked', acknowledgedAt: this.now };
+  }
+
+  /**
+   * The events a lease takes now, in order; exhausted events met on the way become dead.
+   * The caller records each lease with `leased` once it knows the real lease id.
+   */
+  lease(tenant: Tenant, filters: LeaseFilters, limit: number): ModelEvent[] {
+    const candidates = [...this.events.values()]
+      .filter(
+        (e) =>
+          e.tenant === tenant &&
+          this.isAvailable(e) &&
+          (filters.source === undefined || e.source === filters.source) &&
+          (filters.event_type === undefined || e.eventType === filters.event_type) &&
+          (filters.priority === undefined || e.metadata.priority === filters.priority),
+      )
+      .sort(compareLeaseOrder);
+    const taken: ModelEvent[] = [];
+    for (const event of candidates) {
+      if (taken.length >= limit) break;
+      if (event.deliveryCount >= MAX_DELIVERIES) event.status = 'dead';
+      else taken.push(event);
+    }
+    return taken;
+  }
+
+  leased(event: ModelEvent, leaseId: string, visibilityTimeoutMs: number): void {
+    event.deliveryCount += 1;
+    event.leaseId = leaseId;
+    event.leasedUntil = this.now + visibilityTimeoutMs;
+    event.availableAt = event.leasedUntil;
+    event.leaseStartedAt = this.now;
+  }
+
+  nack(tenant: Tenant, eventId: string, leaseId: string, delayMs: number): NackOutcome {
+    const event = this.visible(tenant, eventId);
+    if (!event) return { kind: 'not_found' };
+    if (event.status !== 'pending') return conflict(event);
+    if (leaseId !== event.leaseId) return { kind: 'lease_mismatch' };
+    event.leasedUntil = null;
+    event.availableAt = this.now + delayMs;
+    if (event.deliveryCount >= MAX_DELIVERIES) event.status = 'dead';
+    return {
+      kind: 'nacked',
+      status: event.status === 'dead' ? 'dead' : 'pending',
+      deliveryCount: event.deliveryCount,
+      visibleAt: event.status === 'dead' ? null : event.availableAt,
+    };
+  }
+
+  extend(tenant: Tenant, eventId: string, leaseId: string, visibilityTimeoutMs: number): ExtendOutcome {
+    const event = this.visible(tenant, eventId);
+    if (!event) return { kind: 'not_found' };
+    if (event.status !== 'pending') return conflict(event);
+    if (leaseId !== event.leaseId) return { kind: 'lease_mismatch' };
+    const until = this.now + visibilityTimeoutMs;
+    const max = (event.leaseStartedAt as number) + MAX_LEASE_MS;
+    if (until > max) return { kind: 'lease_too_long', maxLeasedUntil: max };
+    event.leasedUntil = until;
+    event.availableAt = until;
+    return { kind: 'extended', leasedUntil: until };
+  }
+
+  redeliver(tenant: Tenant, eventId: string): RedeliverOutcome {
+    const event = this.visible(tenant, eventId);
+    if (!event) return { kind: 'not_found' };
+    if (event.status === 'pending') return conflict(event);
+    Object.assign(event, {
+      status: 'pending',
+      acknowledgedAt: null,
+      deliveryCount: 0,
+      leaseId: null,
+      leasedUntil: null,
+      leaseStartedAt: null,
+      availableAt: this.now,
+    });
+    return { kind: 'redelivered' };
+  }
+
+  /** GET /v1/events, first page: every unexpired event of the tenant, in `order`. */
+  list(tenant: Tenant, filters: ListFilters, order: 'asc' | 'desc', limit: number) {
+    const matching = [...this.events.values()]
+      .filter(
+        (e) =>
+          e.tenant === tenant &&
+          e.expiresAt > this.now &&
+          (filters.status === undefined || e.status === filters.status) &&
+          (filters.source === undefined || e.source === filters.source) &&
+          (filters.event_type === undefined || e.eventType === filters.event_type),
+      )
+      .sort((a, b) => (order === 'asc' ? compareInboxOrder(a, b) : compareInboxOrder(b, a)));
+    return { events: matching.slice(0, limit), hasMore: matching.length > limit };
+  }
+
+  private isAvailable(event: ModelEvent): boolean {
+    return event.status === 'pending' && event.expiresAt > this.now && event.availableAt <= this.now;
   }
 
   delete(tenant: Tenant, eventId: string): void {
@@ -220,7 +383,7 @@ export class TriggersModel {
     if (event && event.tenant === tenant) this.events.delete(event.eventId);
   }
 
-  /** One inbox page: the tenant's pending, unexpired, matching events after `after`, oldest first. */
+  /** One inbox page: the tenant's available, matching events after `after`, oldest first. */
   page(
     tenant: Tenant,
     filters: InboxFilters,
@@ -234,8 +397,7 @@ export class TriggersModel {
       .filter(
         (e) =>
           e.tenant === tenant &&
-          e.status === 'pending' &&
-          e.expiresAt > this.now &&
+          this.isAvailable(e) &&
           (filters.source === undefined || e.source === filters.source) &&
           (filters.event_type === undefined || e.eventType === filters.event_type) &&
           (filters.priority === undefined || e.metadata.priority === filters.priority) &&
@@ -259,5 +421,7 @@ export function toWire(event: ModelEvent): WireEvent {
     metadata: event.metadata,
     acknowledged_at: event.acknowledgedAt === null ? null : iso(event.acknowledgedAt),
     expires_at: iso(event.expiresAt),
+    delivery_count: event.deliveryCount,
+    leased_until: event.leasedUntil === null ? null : iso(event.leasedUntil),
   };
 }

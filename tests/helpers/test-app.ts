@@ -7,6 +7,8 @@ import type { Express } from 'express';
 import pino, { type Logger } from 'pino';
 import { type AppConfig, createApp } from '../../server/src/app';
 import { issueApiKey } from '../../server/src/auth/api-keys';
+import { DEFAULT_LONG_POLL_INTERVAL_MS, DEFAULT_MAX_WAITING_PER_KEY } from '../../server/src/config';
+import { LongPoll } from '../../server/src/long-poll';
 import { loadSpec } from '../../server/src/spec';
 import { DynamoKeyStore } from '../../server/src/store/dynamodb/api-key-store';
 import { createDynamoClients } from '../../server/src/store/dynamodb/client';
@@ -32,6 +34,10 @@ export interface TestApp {
   store: EventStore;
   keys: KeyStore;
   clock: FakeClock;
+  /** The app's long-poll waiters, to see when a request is waiting. */
+  longPoll: LongPoll;
+  /** Aborting it is what local.ts does on SIGTERM: waiting requests answer at once. */
+  shutdown: AbortController;
   /** The SQLite file (on DynamoDB runs, a file no store uses). */
   file: string;
   /** Stores a new key and returns it in clear. */
@@ -122,12 +128,20 @@ export async function createTestApp(
   const file = path.join(dir, 'triggers.db');
   const clock = new FakeClock();
   const backend = TEST_STORE === 'dynamodb' ? await dynamoBackend(clock) : sqliteBackend(file, clock);
+  const longPoll = new LongPoll({
+    clock: clock.read,
+    pollIntervalMs: overrides.longPollIntervalMs ?? DEFAULT_LONG_POLL_INTERVAL_MS,
+    maxWaitingPerKey: overrides.maxWaitingPerKey ?? DEFAULT_MAX_WAITING_PER_KEY,
+  });
+  const shutdown = new AbortController();
   const app = createApp({
     store: backend.store,
     keys: backend.keys,
     clock: clock.read,
     spec,
     logger,
+    longPoll,
+    shutdown: shutdown.signal,
     config: {
       authMode: 'local',
       cursorSecret: TEST_CURSOR_SECRET,
@@ -142,6 +156,8 @@ export async function createTestApp(
     store: backend.store,
     keys: backend.keys,
     clock,
+    longPoll,
+    shutdown,
     file,
     async createKey({ tenant, scopes = ['events:write', 'events:read', 'events:ack'], source = 'test' }) {
       const issued = await issueApiKey(backend.keys, {
@@ -155,6 +171,8 @@ export async function createTestApp(
     countEvents: (tenant = 'local') => backend.countEvents(tenant),
     breakStore: () => backend.breakStore(),
     async close() {
+      // A test that failed while a request waited must not leave it holding the store.
+      shutdown.abort();
       await backend.close();
       rmSync(dir, { recursive: true, force: true });
     },

@@ -86,28 +86,44 @@ describe('TriggersStack with the default context (stage dev)', () => {
   });
 
   describe('tables', () => {
-    it('keys the events table by pk with the sparse inbox index projecting the filter attributes', () => {
+    it('keys the events table by pk with three tenant-partitioned indexes projecting what their queries read', () => {
+      const index = (name: string, pk: string, sk: string, NonKeyAttributes: string[]) => ({
+        IndexName: name,
+        KeySchema: [
+          { AttributeName: pk, KeyType: 'HASH' },
+          { AttributeName: sk, KeyType: 'RANGE' },
+        ],
+        Projection: { ProjectionType: 'INCLUDE', NonKeyAttributes },
+      });
       template.hasResourceProperties('AWS::DynamoDB::Table', {
         TableName: 'triggers-api-events-dev',
         KeySchema: [{ AttributeName: 'pk', KeyType: 'HASH' }],
-        AttributeDefinitions: Match.arrayEquals([
-          { AttributeName: 'pk', AttributeType: 'S' },
-          { AttributeName: 'inbox_pk', AttributeType: 'S' },
-          { AttributeName: 'inbox_sk', AttributeType: 'S' },
+        AttributeDefinitions: Match.arrayEquals(
+          ['pk', 'inbox_pk', 'inbox_sk', 'available_pk', 'available_sk', 'events_pk', 'events_sk'].map(
+            (AttributeName) => ({ AttributeName, AttributeType: 'S' }),
+          ),
+        ),
+        GlobalSecondaryIndexes: Match.arrayEquals([
+          // GET /v1/inbox: pending events by created_at; available_at to skip leased ones.
+          index('inbox', 'inbox_pk', 'inbox_sk', [
+            'source',
+            'event_type',
+            'priority',
+            'expires_at',
+            'available_at',
+          ]),
+          // Leases: pending events by available_at, with what a lease decides on.
+          index('available', 'available_pk', 'available_sk', [
+            'source',
+            'event_type',
+            'priority',
+            'expires_at',
+            'lease_id',
+            'delivery_count',
+          ]),
+          // GET /v1/events: every event by created_at, with its filters.
+          index('events', 'events_pk', 'events_sk', ['status', 'source', 'event_type', 'expires_at']),
         ]),
-        GlobalSecondaryIndexes: [
-          {
-            IndexName: 'inbox',
-            KeySchema: [
-              { AttributeName: 'inbox_pk', KeyType: 'HASH' },
-              { AttributeName: 'inbox_sk', KeyType: 'RANGE' },
-            ],
-            Projection: {
-              ProjectionType: 'INCLUDE',
-              NonKeyAttributes: ['source', 'event_type', 'priority', 'expires_at'],
-            },
-          },
-        ],
       });
     });
 
@@ -245,16 +261,20 @@ describe('TriggersStack with the default context (stage dev)', () => {
       );
     });
 
-    it('grants Query only, and only on the inbox index', () => {
+    it('grants Query only, and only on the three indexes (never on the table: no Scan-like reads)', () => {
       const queries = statements.filter((statement) => asList(statement.Action).includes('dynamodb:Query'));
       expect(queries).toEqual([
         {
-          Sid: 'QueryInbox',
+          Sid: 'QueryIndexes',
           Effect: 'Allow',
           Action: 'dynamodb:Query',
-          Resource: { 'Fn::Join': ['', [getAtt(eventsTable), '/index/inbox']] },
+          Resource: ['inbox', 'available', 'events'].map((index) => ({
+            'Fn::Join': ['', [getAtt(eventsTable), `/index/${index}`]],
+          })),
         },
       ]);
+      const actions = statements.flatMap((statement) => asList(statement.Action));
+      expect(actions).not.toContain('dynamodb:Scan');
     });
 
     it("lets the function write only to its own log group's streams", () => {
@@ -471,7 +491,7 @@ describe('TriggersStack with the default context (stage dev)', () => {
       expect(props.DatapointsToAlarm).toBeUndefined();
     });
 
-    it('alarms on any read or write throttling of the events table or its inbox index', () => {
+    it('alarms on any read or write throttling of the events table or any of its indexes', () => {
       const props = alarm('triggers-api-dev-events-table-throttles');
       expect(props).toMatchObject({
         Threshold: 0,
@@ -480,15 +500,17 @@ describe('TriggersStack with the default context (stage dev)', () => {
       });
       const [expression, ...metrics] = props.Metrics;
       expect(expression.Expression).toBe(
-        'FILL(read0, 0) + FILL(write0, 0) + FILL(read1, 0) + FILL(write1, 0)',
+        [0, 1, 2, 3].map((i) => `FILL(read${i}, 0) + FILL(write${i}, 0)`).join(' + '),
       );
       const table = { Name: 'TableName', Value: { Ref: eventsTable } };
-      const index = { Name: 'GlobalSecondaryIndexName', Value: 'inbox' };
+      const index = (name: string) => ({ Name: 'GlobalSecondaryIndexName', Value: name });
       expect(metrics).toEqual([
         throttleTerm('read0', 'ReadThrottleEvents', [table]),
         throttleTerm('write0', 'WriteThrottleEvents', [table]),
-        throttleTerm('read1', 'ReadThrottleEvents', [index, table]),
-        throttleTerm('write1', 'WriteThrottleEvents', [index, table]),
+        ...['inbox', 'available', 'events'].flatMap((name, i) => [
+          throttleTerm(`read${i + 1}`, 'ReadThrottleEvents', [index(name), table]),
+          throttleTerm(`write${i + 1}`, 'WriteThrottleEvents', [index(name), table]),
+        ]),
       ]);
     });
 
@@ -655,8 +677,8 @@ describe('TriggersStack for prod with every setting given', () => {
 
   it("scopes the log permissions to prod's own log group", () => {
     const [, role] = only(template, 'AWS::IAM::Role');
-    const resources = role.Properties.Policies[0].PolicyDocument.Statement.map(
-      (statement: { Resource: unknown }) => flatten(statement.Resource),
+    const resources = role.Properties.Policies[0].PolicyDocument.Statement.flatMap(
+      (statement: { Resource: unknown }) => asList(statement.Resource).map(flatten),
     );
     expect(resources).toContainEqual(
       expect.stringMatching(/:log-group:\/aws\/lambda\/triggers-api-prod:\*$/),

@@ -25,6 +25,9 @@ describe('readConfig', () => {
         keepAliveTimeoutMs: 5_000,
         maxHeaderBytes: 16_384,
       },
+      maxDeliveries: 5,
+      maxWaitingPerKey: 10,
+      longPollIntervalMs: 1_000,
       logLevel: 'info',
     });
   });
@@ -48,6 +51,9 @@ describe('readConfig', () => {
       TRIGGERS_REQUEST_TIMEOUT_MS: '10000',
       TRIGGERS_KEEP_ALIVE_TIMEOUT_MS: '61000',
       TRIGGERS_MAX_HEADER_BYTES: '8192',
+      TRIGGERS_MAX_DELIVERIES: '1000',
+      TRIGGERS_MAX_WAITING_PER_KEY: '50',
+      TRIGGERS_LONG_POLL_INTERVAL_MS: '250',
       LOG_LEVEL: 'debug',
     });
     expect(config).toMatchObject({
@@ -66,8 +72,32 @@ describe('readConfig', () => {
         keepAliveTimeoutMs: 61_000,
         maxHeaderBytes: 8_192,
       },
+      maxDeliveries: 1000,
+      maxWaitingPerKey: 50,
+      longPollIntervalMs: 250,
       logLevel: 'debug',
     });
+  });
+
+  it('refuses lease settings out of range', () => {
+    expect(() => readConfig({ TRIGGERS_MAX_DELIVERIES: '0' })).toThrow(
+      /TRIGGERS_MAX_DELIVERIES must be an integer from 1 to 1000, got "0"/,
+    );
+    expect(() => readConfig({ TRIGGERS_MAX_DELIVERIES: '1001' })).toThrow(/TRIGGERS_MAX_DELIVERIES/);
+    expect(() => readConfig({ TRIGGERS_MAX_WAITING_PER_KEY: '0' })).toThrow(
+      /TRIGGERS_MAX_WAITING_PER_KEY must be an integer from 1 to 1000/,
+    );
+    expect(() => readConfig({ TRIGGERS_LONG_POLL_INTERVAL_MS: '5' })).toThrow(
+      /TRIGGERS_LONG_POLL_INTERVAL_MS must be an integer from 10 to 60000/,
+    );
+  });
+
+  it('refuses a long-poll interval under a second on DynamoDB, where each poll is a billed query', () => {
+    expect(() => readConfig({ TRIGGERS_STORE: 'dynamodb', TRIGGERS_LONG_POLL_INTERVAL_MS: '999' })).toThrow(
+      /TRIGGERS_LONG_POLL_INTERVAL_MS must be at least 1000 on DynamoDB/,
+    );
+    expect(readConfig({ TRIGGERS_STORE: 'dynamodb' }).longPollIntervalMs).toBe(1_000);
+    expect(readConfig({ TRIGGERS_LONG_POLL_INTERVAL_MS: '50' }).longPollIntervalMs).toBe(50);
   });
 
   it('reads TRIGGERS_TRUST_PROXY as a hop count, or as proxy addresses and subnets', () => {

@@ -1,17 +1,10 @@
 import { randomBytes } from 'node:crypto';
 import { v7 as uuidv7 } from 'uuid';
-import type { CreateRequest, EventStore, NewEvent, StoredEvent } from '../../server/src/store/event-store';
-import type { KeyStore } from '../../server/src/store/key-store';
-import type { FakeClock } from '../helpers/fake-clock';
+import type { NewEvent } from '../../server/src/store/event-store';
+import { DAY, type StoreUnderTest, storeFixtures } from './fixtures';
+import { describeLeases } from './lease-conformance';
 
-export interface StoreUnderTest {
-  store: EventStore;
-  keys: KeyStore;
-  clock: FakeClock;
-  cleanup(): Promise<void>;
-}
-
-const DAY = 86_400_000;
+export type { StoreUnderTest } from './fixtures';
 
 /**
  * The EventStore / KeyStore conformance suite: every adapter must pass it unchanged. Each
@@ -25,28 +18,7 @@ export function describeEventStore(name: string, makeStore: () => Promise<StoreU
     });
     afterEach(() => s.cleanup());
 
-    let sequence = 0;
-    const newEvent = (overrides: Partial<NewEvent> = {}): NewEvent => {
-      sequence += 1;
-      const now = s.clock.now;
-      return {
-        tenantId: 'tenant-a',
-        eventId: uuidv7({ msecs: now }),
-        createdAt: now,
-        source: 'billing',
-        eventType: 'order.created',
-        payloadJson: JSON.stringify({ n: sequence }),
-        priority: 'normal',
-        metadata: { priority: 'normal' },
-        expiresAt: now + 7 * DAY,
-        ...overrides,
-      };
-    };
-    const created = async (request: CreateRequest): Promise<StoredEvent> => {
-      const outcome = await s.store.create(request);
-      if (outcome.kind !== 'created') throw new Error(`expected created, got ${outcome.kind}`);
-      return outcome.event;
-    };
+    const { newEvent, created } = storeFixtures(() => s);
     const claim = (key: string, requestHash = 'hash-1') => ({
       key,
       requestHash,
@@ -58,7 +30,16 @@ export function describeEventStore(name: string, makeStore: () => Promise<StoreU
         const event = newEvent({ metadata: { priority: 'high', team: { a: [1, 2] } }, priority: 'high' });
         await created({ event });
         const got = await s.store.get('tenant-a', event.eventId);
-        expect(got).toEqual({ ...event, status: 'pending', acknowledgedAt: null });
+        expect(got).toEqual({
+          ...event,
+          status: 'pending',
+          acknowledgedAt: null,
+          deliveryCount: 0,
+          leaseId: null,
+          leasedUntil: null,
+          availableAt: event.createdAt,
+          leaseStartedAt: null,
+        });
       });
 
       it('returns undefined for an unknown id and for another tenant', async () => {
@@ -267,6 +248,8 @@ export function describeEventStore(name: string, makeStore: () => Promise<StoreU
       await expect(s.store.ping()).resolves.toBeUndefined();
     });
   });
+
+  describeLeases(name, makeStore);
 
   describe(`KeyStore conformance: ${name}`, () => {
     let s: StoreUnderTest;

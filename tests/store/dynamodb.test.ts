@@ -1,10 +1,16 @@
 import { randomBytes, randomUUID } from 'node:crypto';
-import { PutCommand, QueryCommand } from '@aws-sdk/lib-dynamodb';
+import { GetCommand, PutCommand, QueryCommand } from '@aws-sdk/lib-dynamodb';
 import { UnavailableError } from '../../server/src/errors';
 import { DynamoKeyStore } from '../../server/src/store/dynamodb/api-key-store';
 import { createDynamoClients } from '../../server/src/store/dynamodb/client';
 import { DynamoEventStore } from '../../server/src/store/dynamodb/event-store';
-import { createTables, deleteTables, INBOX_INDEX } from '../../server/src/store/dynamodb/tables';
+import {
+  AVAILABLE_INDEX,
+  createTables,
+  deleteTables,
+  EVENTS_INDEX,
+  INBOX_INDEX,
+} from '../../server/src/store/dynamodb/tables';
 import type { NewEvent } from '../../server/src/store/event-store';
 import { FakeClock } from '../helpers/fake-clock';
 import { describeEventStore } from './conformance';
@@ -240,5 +246,315 @@ describe('DynamoEventStore specifics', () => {
 
     await expect(store.ping()).rejects.toBeInstanceOf(UnavailableError);
     await expect(store.create({ event: newEvent(clock) })).rejects.toBeInstanceOf(UnavailableError);
+  });
+});
+
+describe('DynamoEventStore leases and the event list', () => {
+  const SECOND = 1_000;
+
+  /** One DynamoDB call as the store made it: the document client's command, input and output. */
+  interface Call {
+    command: string;
+    indexName?: string;
+    /** Items the call evaluated (a Query's ScannedCount), before its filter. */
+    scanned?: number;
+    /** Keys a BatchGetItem asked for. */
+    keysAsked?: number;
+  }
+
+  /** A store on its own client that records every call it makes. */
+  async function recordingStore(options: { inlinePayloadBytes?: number; chunkBytes?: number } = {}) {
+    const s = await makeDynamoStore(options);
+    const recorded = createDynamoClients({ region: 'us-east-1', endpoint: endpoint as string });
+    const calls: Call[] = [];
+    recorded.documents.middlewareStack.add(
+      (next, context) => async (args) => {
+        const result = await next(args);
+        const { input } = args;
+        const { output } = result;
+        const requests: unknown[] = 'RequestItems' in input ? Object.values(input.RequestItems ?? {}) : [];
+        calls.push({
+          command: context.commandName ?? '',
+          indexName: 'IndexName' in input ? input.IndexName : undefined,
+          scanned: 'ScannedCount' in output ? output.ScannedCount : undefined,
+          keysAsked: requests.reduce<number>(
+            (sum, request) =>
+              sum +
+              (typeof request === 'object' && request && 'Keys' in request && Array.isArray(request.Keys)
+                ? request.Keys.length
+                : 0),
+            0,
+          ),
+        });
+        return result;
+      },
+      { step: 'initialize', name: 'recordCalls' },
+    );
+    const store = new DynamoEventStore({
+      client: recorded.documents,
+      tableName: s.names.events,
+      clock: s.clock.read,
+      ...options,
+    });
+    return {
+      ...s,
+      store,
+      calls,
+      /** The calls made by `act`, only. */
+      async callsOf(act: () => Promise<unknown>): Promise<Call[]> {
+        const from = calls.length;
+        await act();
+        return calls.slice(from);
+      },
+      async cleanup() {
+        recorded.base.destroy();
+        await s.cleanup();
+      },
+    };
+  }
+
+  const seed = async (
+    s: { store: DynamoEventStore; clock: FakeClock },
+    count: number,
+    payloadJson = '{"n":1}',
+  ) => {
+    const events: NewEvent[] = [];
+    for (let i = 0; i < count; i += 1) {
+      const event: NewEvent = {
+        tenantId: 'tenant-a',
+        eventId: randomUUID(),
+        createdAt: s.clock.now,
+        source: 's',
+        eventType: 'e',
+        payloadJson,
+        priority: 'normal',
+        metadata: { priority: 'normal' },
+        expiresAt: s.clock.now + 86_400_000,
+      };
+      await s.store.create({ event });
+      events.push(event);
+      s.clock.advance(1);
+    }
+    return events;
+  };
+  const leaseQuery = (limit: number, visibilityTimeoutMs = 30 * SECOND) => ({
+    tenantId: 'tenant-a',
+    filters: {},
+    limit,
+    visibilityTimeoutMs,
+    maxDeliveries: 5,
+  });
+  const rawItem = async (tableName: string, eventId: string) =>
+    (
+      await clients.documents.send(
+        new GetCommand({ TableName: tableName, Key: { pk: `tenant-a#${eventId}` }, ConsistentRead: true }),
+      )
+    ).Item ?? {};
+
+  it('never reads a leased event when leasing: the available index range ends at now', async () => {
+    // Prepare
+    const s = await recordingStore();
+    try {
+      await seed(s, 5);
+      await s.store.lease(leaseQuery(3));
+      // Act
+      const second = await s.callsOf(() => s.store.lease(leaseQuery(10)));
+      const idle = await s.callsOf(() => s.store.lease(leaseQuery(10)));
+      // Assess: the second lease evaluated the 2 available entries only, never the 3 leased.
+      const queries = second.filter((call) => call.command === 'QueryCommand');
+      expect(queries.every((call) => call.indexName === AVAILABLE_INDEX)).toBe(true);
+      expect(queries.reduce((sum, call) => sum + (call.scanned ?? 0), 0)).toBe(2);
+      expect(second.filter((call) => call.command === 'UpdateItemCommand')).toHaveLength(2);
+      // Nothing available (what a waiting long-poll repeats): one Query that reads nothing.
+      expect(idle).toEqual([
+        { command: 'QueryCommand', indexName: AVAILABLE_INDEX, scanned: 0, keysAsked: 0 },
+      ]);
+    } finally {
+      await s.cleanup();
+    }
+  });
+
+  it('skips leased events in the inbox index read, never reading them from the table', async () => {
+    const s = await recordingStore();
+    try {
+      const events = await seed(s, 5);
+      await s.store.lease(leaseQuery(4));
+
+      const calls = await s.callsOf(() =>
+        s.store.listPending({ tenantId: 'tenant-a', filters: {}, limit: 10 }),
+      );
+      const page = await s.store.listPending({ tenantId: 'tenant-a', filters: {}, limit: 10 });
+
+      expect(page.events.map((e) => e.eventId)).toEqual([events[4]?.eventId]);
+      const batchGets = calls.filter((call) => call.command === 'BatchGetItemCommand');
+      expect(batchGets.reduce((sum, call) => sum + (call.keysAsked ?? 0), 0)).toBe(1);
+    } finally {
+      await s.cleanup();
+    }
+  });
+
+  it('lists events through the events index in both orders, never a Scan', async () => {
+    const s = await recordingStore();
+    try {
+      const events = await seed(s, 6);
+      await s.store.ack('tenant-a', events[1]?.eventId as string, s.clock.now);
+
+      const calls = await s.callsOf(async () => {
+        for (const order of ['asc', 'desc'] as const) {
+          await s.store.listEvents({ tenantId: 'tenant-a', filters: {}, order, limit: 3 });
+          await s.store.listEvents({
+            tenantId: 'tenant-a',
+            filters: { status: 'acknowledged' },
+            order,
+            limit: 3,
+          });
+        }
+      });
+
+      expect(new Set(calls.map((call) => call.command))).toEqual(
+        new Set(['QueryCommand', 'BatchGetItemCommand']),
+      );
+      for (const call of calls.filter((c) => c.command === 'QueryCommand')) {
+        expect(call.indexName).toBe(EVENTS_INDEX);
+      }
+    } finally {
+      await s.cleanup();
+    }
+  });
+
+  it('keeps the index keys in step: available key at the lease end, pending indexes left on ack and dead', async () => {
+    const s = await makeDynamoStore();
+    try {
+      const [event] = await seed(s, 1);
+      const id = event?.eventId as string;
+      const iso = (ms: number) => new Date(ms).toISOString();
+      const [leased] = await s.store.lease(leaseQuery(1));
+      const whileLeased = await rawItem(s.names.events, id);
+      await s.store.ack('tenant-a', id, s.clock.now, leased?.leaseId);
+      const acked = await rawItem(s.names.events, id);
+      s.clock.advance(SECOND);
+      await s.store.redeliver('tenant-a', id);
+      const redelivered = await rawItem(s.names.events, id);
+      const [last] = await s.store.lease({ ...leaseQuery(1), maxDeliveries: 1 });
+      await s.store.nack('tenant-a', id, last?.leaseId as string, 0, 1);
+      const dead = await rawItem(s.names.events, id);
+
+      const created = `${iso(event?.createdAt as number)}#${id}`;
+      expect(whileLeased).toMatchObject({
+        available_sk: `${iso(leased?.leasedUntil as number)}#${created}`,
+        inbox_sk: created,
+        events_sk: created,
+      });
+      for (const item of [acked, dead]) {
+        expect(item).not.toHaveProperty('inbox_pk');
+        expect(item).not.toHaveProperty('available_sk');
+        expect(item).toMatchObject({ events_pk: 'tenant-a', events_sk: created });
+      }
+      expect(dead.status).toBe('dead');
+      expect(redelivered).toMatchObject({
+        status: 'pending',
+        inbox_pk: 'tenant-a',
+        inbox_sk: created,
+        available_pk: 'tenant-a',
+        available_sk: `${iso(s.clock.now)}#${created}`,
+        delivery_count: 0,
+      });
+      expect(redelivered).not.toHaveProperty('lease_id');
+    } finally {
+      await s.cleanup();
+    }
+  });
+
+  it('leases a chunked payload whole, and never lists chunk or idempotency items as events', async () => {
+    const s = await makeDynamoStore({ inlinePayloadBytes: 50_000, chunkBytes: 40_000 });
+    try {
+      const payloadJson = JSON.stringify({ data: randomBytes(150_000).toString('base64') });
+      const event: NewEvent = {
+        tenantId: 'tenant-a',
+        eventId: randomUUID(),
+        createdAt: s.clock.now,
+        source: 's',
+        eventType: 'e',
+        payloadJson,
+        priority: 'normal',
+        metadata: { priority: 'normal' },
+        expiresAt: s.clock.now + 86_400_000,
+      };
+      await s.store.create({
+        event,
+        idempotency: { key: 'k', requestHash: 'h', expiresAt: s.clock.now + 1000 },
+      });
+
+      const [leased] = await s.store.lease(leaseQuery(5));
+      const listed = await s.store.listEvents({
+        tenantId: 'tenant-a',
+        filters: {},
+        order: 'desc',
+        limit: 10,
+      });
+
+      expect(leased?.payloadJson).toBe(payloadJson);
+      expect(listed).toEqual({
+        events: [expect.objectContaining({ eventId: event.eventId })],
+        hasMore: false,
+      });
+      const indexed = await clients.documents.send(
+        new QueryCommand({
+          TableName: s.names.events,
+          IndexName: EVENTS_INDEX,
+          KeyConditionExpression: 'events_pk = :t',
+          ExpressionAttributeValues: { ':t': 'tenant-a' },
+        }),
+      );
+      expect(indexed.Items?.map((item) => item.pk)).toEqual([`tenant-a#${event.eventId}`]);
+    } finally {
+      await s.cleanup();
+    }
+  });
+
+  it('answers its own success when a lease, nack or redeliver landed but its answer was lost', async () => {
+    // A lost answer cannot be produced on demand: a fake fault, injected below the SDK's
+    // retry strategy after the real write went through (as for create and ack above).
+    const s = await makeDynamoStore();
+    const lossy = createDynamoClients({ region: 'us-east-1', endpoint: endpoint as string });
+    let loseNextUpdate = false;
+    let lost = 0;
+    lossy.base.middlewareStack.add(
+      (next, context) => async (args) => {
+        const result = await next(args);
+        if (loseNextUpdate && context.commandName === 'UpdateItemCommand') {
+          loseNextUpdate = false;
+          lost += 1;
+          throw Object.assign(new Error('Request timed out'), { name: 'TimeoutError', $metadata: {} });
+        }
+        return result;
+      },
+      { step: 'finalizeRequest', name: 'fakeLostAnswer' },
+    );
+    try {
+      const store = new DynamoEventStore({
+        client: lossy.documents,
+        tableName: s.names.events,
+        clock: s.clock.read,
+      });
+      const [event] = await seed({ store, clock: s.clock }, 1);
+      const id = event?.eventId as string;
+
+      loseNextUpdate = true;
+      const [leased] = await store.lease({ ...leaseQuery(1), maxDeliveries: 1 });
+      loseNextUpdate = true;
+      const nacked = await store.nack('tenant-a', id, leased?.leaseId as string, 0, 1);
+      loseNextUpdate = true;
+      const redelivered = await store.redeliver('tenant-a', id);
+
+      expect(lost).toBe(3);
+      expect(leased).toMatchObject({ eventId: id, deliveryCount: 1 });
+      expect(nacked).toMatchObject({ kind: 'nacked', status: 'dead' });
+      expect(redelivered).toEqual({ kind: 'redelivered' });
+      expect(await store.get('tenant-a', id)).toMatchObject({ status: 'pending', deliveryCount: 0 });
+    } finally {
+      lossy.base.destroy();
+      await s.cleanup();
+    }
   });
 });

@@ -1,8 +1,9 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
+import Database from 'better-sqlite3';
 import { SqliteKeyStore } from '../../server/src/store/sqlite/api-key-store';
-import { openSqliteDatabase, SCHEMA_VERSION } from '../../server/src/store/sqlite/database';
+import { MIGRATIONS, openSqliteDatabase, SCHEMA_VERSION } from '../../server/src/store/sqlite/database';
 import { SqliteEventStore } from '../../server/src/store/sqlite/event-store';
 import { FakeClock } from '../helpers/fake-clock';
 import { describeEventStore } from './conformance';
@@ -77,25 +78,100 @@ describe('SqliteEventStore specifics', () => {
     }
   });
 
-  it('serves an inbox page through the pending index, never a table scan', () => {
+  const planOf = (s: ReturnType<typeof makeSqliteStore>, sql: string) =>
+    (s.db.prepare(`EXPLAIN QUERY PLAN ${sql}`).all() as Array<{ detail: string }>)
+      .map((row) => row.detail)
+      .join(' | ');
+  // As the store writes them: the inbox keeps `available_at` out of index choice (`+`).
+  const PENDING = "WHERE tenant_id = 't' AND status = 'pending' AND +available_at <= 0 AND expires_at > 0";
+  const LEASE = "WHERE tenant_id = 't' AND status = 'pending' AND available_at <= 0 AND expires_at > 0";
+
+  it.each([
+    [
+      'an inbox page',
+      // Without an equality filter the store names the index: events_by_time would do as well.
+      `INDEXED BY events_inbox ${PENDING} AND (created_at, event_id) > (1, 'x') ORDER BY created_at, event_id`,
+      /events_inbox/,
+    ],
+    ['an inbox page by source', `${PENDING} AND source = 's' ORDER BY created_at, event_id`, /events_inbox/],
+    [
+      'an inbox page by type',
+      `${PENDING} AND event_type = 'e' ORDER BY created_at, event_id`,
+      /events_inbox/,
+    ],
+    [
+      'an inbox page by priority',
+      `${PENDING} AND priority = 'high' ORDER BY created_at, event_id`,
+      /events_inbox/,
+    ],
+    ['a lease', `${LEASE} ORDER BY available_at, created_at, event_id`, /events_available/],
+    [
+      'a lease by source',
+      `${LEASE} AND source = 's' ORDER BY available_at, created_at, event_id`,
+      /events_available/,
+    ],
+    [
+      'a newest-first page of every event',
+      "WHERE tenant_id = 't' AND expires_at > 0 AND (created_at, event_id) < (1, 'x') ORDER BY created_at DESC, event_id DESC",
+      /events_by_time/,
+    ],
+    [
+      'a page of dead letters',
+      "WHERE tenant_id = 't' AND expires_at > 0 AND status = 'dead' ORDER BY created_at DESC, event_id DESC",
+      /events_dead/,
+    ],
+  ])('serves %s through its index, never a table scan nor a sort', (_name, query, index) => {
     const s = makeSqliteStore();
     try {
-      const plans = [
-        "SELECT * FROM events WHERE tenant_id = 't' AND status = 'pending' AND expires_at > 0 AND (created_at, event_id) > (1, 'x') ORDER BY created_at, event_id LIMIT 51",
-        "SELECT * FROM events WHERE tenant_id = 't' AND status = 'pending' AND expires_at > 0 AND source = 's' ORDER BY created_at, event_id LIMIT 51",
-        "SELECT * FROM events WHERE tenant_id = 't' AND status = 'pending' AND expires_at > 0 AND event_type = 'e' ORDER BY created_at, event_id LIMIT 51",
-        "SELECT * FROM events WHERE tenant_id = 't' AND status = 'pending' AND expires_at > 0 AND priority = 'high' ORDER BY created_at, event_id LIMIT 51",
-      ].map((sql) =>
-        (s.db.prepare(`EXPLAIN QUERY PLAN ${sql}`).all() as Array<{ detail: string }>)
-          .map((row) => row.detail)
-          .join(' | '),
-      );
-      for (const plan of plans) {
-        expect(plan).toMatch(/USING INDEX events_inbox/);
-        expect(plan).not.toMatch(/SCAN events(?! USING)|USE TEMP B-TREE FOR ORDER BY/);
-      }
+      const plan = planOf(s, `SELECT * FROM events ${query} LIMIT 51`);
+      expect(plan).toMatch(index);
+      expect(plan).not.toMatch(/SCAN events(?! USING)|USE TEMP B-TREE FOR ORDER BY/);
     } finally {
       void s.cleanup();
+    }
+  });
+});
+
+describe('SQLite schema migrations', () => {
+  it('carries events written before leases existed into the lease schema, available since creation', async () => {
+    // Prepare: a file at schema version 1 holding one pending event.
+    const dir = mkdtempSync(path.join(tmpdir(), 'triggers-migrate-'));
+    const file = path.join(dir, 'store.db');
+    const old = new Database(file);
+    old.exec(MIGRATIONS[0] as string);
+    old.pragma('user_version = 1');
+    const clock = new FakeClock();
+    old
+      .prepare(
+        `INSERT INTO events (tenant_id, event_id, created_at, source, event_type, priority, payload, metadata, status, acknowledged_at, expires_at)
+         VALUES ('t', 'e1', ?, 's', 'x', 'normal', '{}', '{"priority":"normal"}', 'pending', NULL, ?)`,
+      )
+      .run(clock.now - 1_000, clock.now + 86_400_000);
+    old.close();
+    // Act
+    const db = openSqliteDatabase(file);
+    const store = new SqliteEventStore(db, { clock: clock.read, sweepIntervalMs: 0 });
+    try {
+      // Assess
+      expect(db.pragma('user_version', { simple: true })).toBe(SCHEMA_VERSION);
+      expect(await store.get('t', 'e1')).toMatchObject({
+        deliveryCount: 0,
+        leaseId: null,
+        leasedUntil: null,
+        availableAt: clock.now - 1_000,
+      });
+      const leased = await store.lease({
+        tenantId: 't',
+        filters: {},
+        limit: 10,
+        visibilityTimeoutMs: 30_000,
+        maxDeliveries: 5,
+      });
+      expect(leased.map((e) => e.eventId)).toEqual(['e1']);
+    } finally {
+      await store.close();
+      db.close();
+      rmSync(dir, { recursive: true, force: true });
     }
   });
 });

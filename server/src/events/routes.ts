@@ -73,7 +73,9 @@ export function eventsRouter(events: EventsService): Router {
   });
 
   router.post('/v1/events/:event_id/ack', requireScope('events:ack'), async (req, res) => {
-    const acked = await events.ack(principalOf(res), req.params.event_id as string);
+    // The body is optional: without it (or without lease_id), a leased event is acked too.
+    const body = req.body as Schemas['AckInput'] | undefined;
+    const acked = await events.ack(principalOf(res), req.params.event_id as string, body?.lease_id);
     const answer: Schemas['AckResult'] = {
       event_id: acked.eventId,
       status: 'acknowledged',

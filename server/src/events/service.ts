@@ -8,6 +8,7 @@ import {
   ConflictError,
   type FieldError,
   IdempotencyKeyReusedError,
+  LeaseMismatchError,
   NotFoundError,
   PayloadTooLargeError,
   ValidationError,
@@ -16,6 +17,7 @@ import type { components } from '../generated/triggers';
 import { exceedsDepth, findNonFiniteNumber } from '../json-depth';
 import type { AppMetrics } from '../metrics';
 import type { AckOutcome, CreateOutcome, CreateRequest, EventStore, StoredEvent } from '../store/event-store';
+import { storedEventId } from './event-id';
 
 type EventInput = components['schemas']['EventInput'];
 type ItemError = components['schemas']['ItemError'];
@@ -29,8 +31,6 @@ export const PAYLOAD_MAX_DEPTH = 64;
  */
 export const METADATA_LIMIT_BYTES = 16_384;
 export const IDEMPOTENCY_TTL_MS = 24 * 60 * 60 * 1000;
-
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
 export interface CreatedEvent {
   eventId: string;
@@ -62,6 +62,8 @@ export interface EventsServiceOptions {
   /** Checks one bulk item against the contract's EventInput; see input-schema.ts. */
   validateEventInput: (value: unknown, basePath: string) => FieldError[];
   metrics: AppMetrics;
+  /** Called once new events are stored: wakes the tenant's long-polling requests. */
+  notifyAvailable: (tenantId: string) => void;
 }
 
 /** The rules of ingest, read, ack and delete. Depends only on the EventStore port. */
@@ -72,6 +74,7 @@ export class EventsService {
     const request = this.prepare(principal, input, resolveKey(input, headerKey), '');
     const created = settleCreate(await this.options.store.create(request));
     this.countCreated([created]);
+    if (!created.replayed) this.options.notifyAvailable(principal.tenantId);
     return created;
   }
 
@@ -119,25 +122,27 @@ export class EventsService {
     });
     await Promise.all(writes);
     this.countCreated(result.successful);
+    if (result.successful.some((item) => !item.replayed)) this.options.notifyAvailable(principal.tenantId);
     result.successful.sort((a, b) => a.index - b.index);
     result.failed.sort((a, b) => a.index - b.index);
     return result;
   }
 
   async get(principal: Principal, eventId: string): Promise<StoredEvent> {
-    const event = UUID.test(eventId)
-      ? await this.options.store.get(principal.tenantId, eventId.toLowerCase())
-      : undefined;
+    const id = storedEventId(eventId);
+    const event = id === undefined ? undefined : await this.options.store.get(principal.tenantId, id);
     if (!event) throw new NotFoundError();
     return event;
   }
 
   async delete(principal: Principal, eventId: string): Promise<void> {
-    if (UUID.test(eventId)) await this.options.store.delete(principal.tenantId, eventId.toLowerCase());
+    const id = storedEventId(eventId);
+    if (id !== undefined) await this.options.store.delete(principal.tenantId, id);
   }
 
-  async ack(principal: Principal, eventId: string): Promise<AckedEvent> {
-    const acked = settleAck(eventId, await this.ackOutcome(principal, eventId));
+  /** With `leaseId`, only if that is the event's latest lease (a retry of that ack succeeds). */
+  async ack(principal: Principal, eventId: string, leaseId?: string): Promise<AckedEvent> {
+    const acked = settleAck(eventId, await this.ackOutcome(principal, eventId, leaseId));
     this.options.metrics.eventsAcked(1);
     return acked;
   }
@@ -180,9 +185,10 @@ export class EventsService {
     if (replayed > 0) this.options.metrics.eventsReplayed(replayed);
   }
 
-  private ackOutcome(principal: Principal, eventId: string): Promise<AckOutcome> {
-    if (!UUID.test(eventId)) return Promise.resolve({ kind: 'not_found' });
-    return this.options.store.ack(principal.tenantId, eventId.toLowerCase(), this.options.clock());
+  private ackOutcome(principal: Principal, eventId: string, leaseId?: string): Promise<AckOutcome> {
+    const id = storedEventId(eventId);
+    if (id === undefined) return Promise.resolve({ kind: 'not_found' });
+    return this.options.store.ack(principal.tenantId, id, this.options.clock(), leaseId);
   }
 
   /** Turns a valid input into the write request, enforcing the limits the schema cannot state. */
@@ -309,9 +315,11 @@ function settleAck(eventId: string, outcome: AckOutcome): AckedEvent {
         outcome.status,
         outcome.acknowledgedAt === null ? null : toIso(outcome.acknowledgedAt),
       );
+    case 'lease_mismatch':
+      throw new LeaseMismatchError(outcome.status);
   }
 }
 
-function toItemError(error: AppError): ItemError {
+export function toItemError(error: AppError): ItemError {
   return { code: error.code, message: error.message, details: error.details };
 }

@@ -1,8 +1,9 @@
 import { toIso } from '../clock';
 import type { components } from '../generated/triggers';
-import type { StoredEvent } from '../store/event-store';
+import type { LeasedEvent, StoredEvent } from '../store/event-store';
 
 export type WireEvent = components['schemas']['Event'];
+export type WireLeasedEvent = components['schemas']['LeasedEvent'];
 
 /** The stored event as the contract shows it: snake_case fields and ISO times. */
 export function toWireEvent(event: StoredEvent): WireEvent {
@@ -16,5 +17,15 @@ export function toWireEvent(event: StoredEvent): WireEvent {
     metadata: event.metadata as WireEvent['metadata'],
     acknowledged_at: event.acknowledgedAt === null ? null : toIso(event.acknowledgedAt),
     expires_at: toIso(event.expiresAt),
+    delivery_count: event.deliveryCount,
+    leased_until: event.leasedUntil === null ? null : toIso(event.leasedUntil),
+  };
+}
+
+/** A leased event with the lease it was handed out under (what ack, nack and extend take). */
+export function toWireLeasedEvent(event: LeasedEvent): WireLeasedEvent {
+  return {
+    ...toWireEvent(event),
+    lease: { lease_id: event.leaseId, leased_until: toIso(event.leasedUntil) },
   };
 }

@@ -35,6 +35,18 @@ export class LambdaMetrics implements AppMetrics {
     this.metrics.addMetric('EventsAcked', MetricUnit.Count, count);
   }
 
+  eventsLeased(count: number): void {
+    this.metrics.addMetric('EventsLeased', MetricUnit.Count, count);
+  }
+
+  eventsNacked(count: number): void {
+    this.metrics.addMetric('EventsNacked', MetricUnit.Count, count);
+  }
+
+  eventsDeadLettered(count: number): void {
+    this.metrics.addMetric('EventsDeadLettered', MetricUnit.Count, count);
+  }
+
   errorAnswered(code: ErrorCode): void {
     const metric = this.metrics.singleMetric();
     metric.addDimension('code', code);

@@ -90,10 +90,7 @@ export interface LeaseMismatch {
 
 export type AckOutcome =
   /** Acked now, or acked before under the same lease id (a retry): the first ack's time. */
-  | { kind: 'acked'; acknowledgedAt: number }
-  | { kind: 'not_found' }
-  | NotPending
-  | LeaseMismatch;
+  { kind: 'acked'; acknowledgedAt: number } | { kind: 'not_found' } | NotPending | LeaseMismatch;
 
 export interface LeaseQuery {
   tenantId: string;
@@ -215,7 +212,12 @@ export interface EventStore {
     maxDeliveries: number,
   ): Promise<NackOutcome>;
   /** leasedUntil = now + timeout for the latest lease, within MAX_LEASE_MS of its start. */
-  extend(tenantId: string, eventId: string, leaseId: string, visibilityTimeoutMs: number): Promise<ExtendOutcome>;
+  extend(
+    tenantId: string,
+    eventId: string,
+    leaseId: string,
+    visibilityTimeoutMs: number,
+  ): Promise<ExtendOutcome>;
   /** An acknowledged or dead event becomes pending, available now, deliveryCount 0, no lease. */
   redeliver(tenantId: string, eventId: string): Promise<RedeliverOutcome>;
   /** Deletes the event if it exists; deleting a missing event is not an error. */

@@ -53,7 +53,16 @@ export async function createEvent(
   const item = toEventItem(event, placement);
   const created: CreateOutcome = {
     kind: 'created',
-    event: { ...event, status: 'pending', acknowledgedAt: null },
+    event: {
+      ...event,
+      status: 'pending',
+      acknowledgedAt: null,
+      deliveryCount: item.delivery_count,
+      leaseId: null,
+      leasedUntil: null,
+      availableAt: item.available_at,
+      leaseStartedAt: null,
+    },
   };
   if (!idempotency && chunks.length === 0) {
     try {

@@ -1,23 +1,31 @@
-import { randomUUID } from 'node:crypto';
-import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
-import { DeleteCommand, type DynamoDBDocumentClient, GetCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
+import { DeleteCommand, type DynamoDBDocumentClient, GetCommand } from '@aws-sdk/lib-dynamodb';
 import type { Clock } from '../../clock';
 import type {
   AckOutcome,
   CreateOutcome,
   CreateRequest,
   EventStore,
+  ExtendOutcome,
+  LeasedEvent,
+  LeaseQuery,
+  ListEventsQuery,
   ListPendingQuery,
   ListPendingResult,
+  NackOutcome,
+  RedeliverOutcome,
   StoredEvent,
 } from '../event-store';
 import type { RetryPolicy } from './backoff';
 import { type BatchTarget, batchDeleteByPk, batchGetByPk, UNPROCESSED_RETRY } from './batch';
 import { createEvent, type EventTable } from './create-event';
 import { withDynamoFaults } from './errors';
-import { type EventItem, readAckState, readChunkItem, readEventItem, toStoredEvent } from './event-item';
-import { type InboxSource, queryInbox } from './inbox-query';
+import { ackEvent, extendLease, nackEvent, redeliverEvent } from './event-changes';
+import { type EventItem, readChunkItem, readEventItem, toStoredEvent } from './event-item';
+import { queryEvents } from './events-query';
+import { queryInbox } from './inbox-query';
+import type { IndexPageSource } from './index-page';
 import { eventPk } from './item-keys';
+import { type LeaseSource, leaseEvents } from './lease';
 import { chunkPksOf, type PayloadSizes, unpackPayload } from './payload';
 
 export interface DynamoEventStoreOptions {
@@ -28,11 +36,12 @@ export interface DynamoEventStoreOptions {
   inlinePayloadBytes?: number;
   /** Size of one chunk item's payload slice. */
   chunkBytes?: number;
-  /** Index entries read per Query call of the inbox. */
+  /** Index entries read per Query call of the inbox, the event list and a lease. */
   inboxQueryPageSize?: number;
   /**
-   * Query calls one inbox page may make once it holds an event. A page that has found none
-   * keeps reading: an empty page with `has_more` would break the paging contract.
+   * Query calls one inbox or event list page may make once it holds an event. A page that has
+   * found none keeps reading: an empty page with `has_more` would break the paging contract.
+   * A lease makes this many at most (returning fewer events, or none, breaks nothing).
    */
   inboxReadBudget?: number;
   /** How batch reads and deletes resend what DynamoDB left unprocessed (see batch.ts). */
@@ -45,7 +54,9 @@ const DEFAULT_CHUNK_BYTES = 300 * 1024;
 /**
  * The production EventStore on DynamoDB (table design in tables.ts, items in event-item.ts).
  * Creates are in create-event.ts (one transaction with the idempotency record), payloads in
- * payload.ts (gzipped, chunked past `inlinePayloadBytes`), the inbox in inbox-query.ts.
+ * payload.ts (gzipped, chunked past `inlinePayloadBytes`), the inbox in inbox-query.ts and
+ * the event list in events-query.ts (both through index-page.ts), leases in lease.ts, and
+ * ack, nack, extend and redeliver in event-changes.ts.
  *
  * Reads: every read checks `expires_at` (DynamoDB's TTL deletes lazily, up to days late).
  */
@@ -54,7 +65,8 @@ export class DynamoEventStore implements EventStore {
   private readonly events: EventTable;
   private readonly payloadSizes: PayloadSizes;
   private readonly batches: BatchTarget;
-  private readonly inbox: InboxSource;
+  private readonly inbox: IndexPageSource;
+  private readonly leases: LeaseSource;
 
   constructor(options: DynamoEventStoreOptions) {
     const { client, tableName, clock } = options;
@@ -70,6 +82,13 @@ export class DynamoEventStore implements EventStore {
       queryPageSize: options.inboxQueryPageSize ?? 200,
       readBudget: options.inboxReadBudget ?? 20,
       readEvents: (pks) => this.readEvents(pks),
+    };
+    this.leases = {
+      client,
+      tableName,
+      queryPageSize: this.inbox.queryPageSize,
+      readBudget: this.inbox.readBudget,
+      withPayloads: (items) => this.withPayloads(items),
     };
   }
 
@@ -95,53 +114,41 @@ export class DynamoEventStore implements EventStore {
     });
   }
 
-  ack(tenantId: string, eventId: string, acknowledgedAt: number): Promise<AckOutcome> {
-    const { client, tableName, clock } = this.events;
-    const Key = { pk: eventPk(tenantId, eventId) };
-    return withDynamoFaults(async () => {
-      const now = clock();
-      // Marks this call's write: if an attempt lands but its answer is lost (timeout), the
-      // SDK's retry fails the condition, and the token tells our own ack from someone else's.
-      const token = randomUUID();
-      try {
-        // Conditional on the base table (strongly consistent), whatever the GSI shows yet;
-        // removing the inbox keys takes the event out of the sparse index in the same write.
-        await client.send(
-          new UpdateCommand({
-            TableName: tableName,
-            Key,
-            UpdateExpression:
-              'SET #status = :acknowledged, acknowledged_at = :at, ack_token = :token REMOVE inbox_pk, inbox_sk',
-            ConditionExpression: '#status = :pending AND expires_at > :now',
-            ExpressionAttributeNames: { '#status': 'status' },
-            ExpressionAttributeValues: {
-              ':acknowledged': 'acknowledged',
-              ':pending': 'pending',
-              ':at': acknowledgedAt,
-              ':now': now,
-              ':token': token,
-            },
-          }),
-        );
-        return { kind: 'acked', acknowledgedAt };
-      } catch (error) {
-        if (!(error instanceof ConditionalCheckFailedException)) throw error;
-      }
-      const current = await client.send(
-        new GetCommand({
-          TableName: tableName,
-          Key,
-          ConsistentRead: true,
-          ProjectionExpression: '#status, acknowledged_at, expires_at, ack_token',
-          ExpressionAttributeNames: { '#status': 'status' },
-        }),
-      );
-      if (!current.Item) return { kind: 'not_found' };
-      const state = readAckState(current.Item);
-      if (state.expires_at <= now) return { kind: 'not_found' };
-      if (state.ack_token === token) return { kind: 'acked', acknowledgedAt };
-      return { kind: 'not_pending', status: state.status, acknowledgedAt: state.acknowledged_at ?? null };
-    });
+  ack(tenantId: string, eventId: string, acknowledgedAt: number, leaseId?: string): Promise<AckOutcome> {
+    return withDynamoFaults(() =>
+      ackEvent(this.events, tenantId, eventId, acknowledgedAt, leaseId, this.events.clock()),
+    );
+  }
+
+  lease(query: LeaseQuery): Promise<LeasedEvent[]> {
+    return withDynamoFaults(() => leaseEvents(this.leases, query, this.events.clock()));
+  }
+
+  nack(
+    tenantId: string,
+    eventId: string,
+    leaseId: string,
+    delayMs: number,
+    maxDeliveries: number,
+  ): Promise<NackOutcome> {
+    return withDynamoFaults(() =>
+      nackEvent(this.events, tenantId, eventId, leaseId, delayMs, maxDeliveries, this.events.clock()),
+    );
+  }
+
+  extend(
+    tenantId: string,
+    eventId: string,
+    leaseId: string,
+    visibilityTimeoutMs: number,
+  ): Promise<ExtendOutcome> {
+    return withDynamoFaults(() =>
+      extendLease(this.events, tenantId, eventId, leaseId, visibilityTimeoutMs, this.events.clock()),
+    );
+  }
+
+  redeliver(tenantId: string, eventId: string): Promise<RedeliverOutcome> {
+    return withDynamoFaults(() => redeliverEvent(this.events, tenantId, eventId, this.events.clock()));
   }
 
   delete(tenantId: string, eventId: string): Promise<void> {
@@ -163,6 +170,10 @@ export class DynamoEventStore implements EventStore {
 
   listPending(query: ListPendingQuery): Promise<ListPendingResult> {
     return withDynamoFaults(() => queryInbox(this.inbox, query, this.events.clock()));
+  }
+
+  listEvents(query: ListEventsQuery): Promise<ListPendingResult> {
+    return withDynamoFaults(() => queryEvents(this.inbox, query, this.events.clock()));
   }
 
   ping(): Promise<void> {

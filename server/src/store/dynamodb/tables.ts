@@ -1,8 +1,10 @@
 import {
+  type AttributeDefinition,
   CreateTableCommand,
   type CreateTableCommandInput,
   DeleteTableCommand,
   type DynamoDBClient,
+  type GlobalSecondaryIndex,
   ResourceInUseException,
   UpdateTimeToLiveCommand,
   waitUntilTableExists,
@@ -18,10 +20,18 @@ import {
  * - payload chunk  `{tenant}#{event_id}#chunk#{i}`  only for payloads too large to inline
  * - idempotency    `{tenant}#idem#{key}`            the key record, written in the same
  *                                                   transaction as the event
- * Inbox GSI `inbox` (sparse): `inbox_pk` = tenant, `inbox_sk` = `{created_at ISO}#{event_id}`,
- * present only while the event is pending (the ack's conditional update removes them).
- * It projects only what the inbox filters read, so index writes stay small whatever the
- * payload; pages fetch the events themselves from the table.
+ * Three GSIs, each partitioned by tenant and projecting only what its queries filter on, so
+ * index writes stay small whatever the payload; the events themselves are read from the table
+ * (strongly consistent) or returned by the conditional write that changed them:
+ * - `inbox` (sparse): `inbox_pk` = tenant, `inbox_sk` = `{created_at ISO}#{event_id}`, present
+ *   only while the event is pending (ack and dead REMOVE them, redeliver sets them again).
+ *   `available_at` is projected so that GET /v1/inbox skips leased events in the index.
+ * - `available` (sparse, the lease order): `available_pk` = tenant, `available_sk` =
+ *   `{available_at ISO}#{created_at ISO}#{event_id}`, present only while pending. A lease
+ *   queries `available_sk <= {now ISO}#\uffff`, so it never reads a leased event (its
+ *   available_at is the lease's end, in the future). Projects what a lease decides on.
+ * - `events` (GET /v1/events): `events_pk` = tenant, `events_sk` = `{created_at ISO}#{event_id}`,
+ *   on every event item whatever its status (never on chunk or idempotency items).
  *
  * Keys table, partition key `key_hash` (hex SHA-256 of the key's secret).
  */
@@ -31,6 +41,26 @@ export interface DynamoTableNames {
 }
 
 export const INBOX_INDEX = 'inbox';
+export const AVAILABLE_INDEX = 'available';
+export const EVENTS_INDEX = 'events';
+
+/** A global secondary index and the item attributes that hold its keys. */
+export interface IndexKeys {
+  name: string;
+  pk: string;
+  sk: string;
+}
+
+export const INBOX_KEYS: IndexKeys = { name: INBOX_INDEX, pk: 'inbox_pk', sk: 'inbox_sk' };
+export const AVAILABLE_KEYS: IndexKeys = { name: AVAILABLE_INDEX, pk: 'available_pk', sk: 'available_sk' };
+export const EVENTS_KEYS: IndexKeys = { name: EVENTS_INDEX, pk: 'events_pk', sk: 'events_sk' };
+
+/** What each index projects besides the keys: the attributes its queries filter or decide on. */
+const PROJECTED: ReadonlyArray<[IndexKeys, string[]]> = [
+  [INBOX_KEYS, ['source', 'event_type', 'priority', 'expires_at', 'available_at']],
+  [AVAILABLE_KEYS, ['source', 'event_type', 'priority', 'expires_at', 'lease_id', 'delivery_count']],
+  [EVENTS_KEYS, ['status', 'source', 'event_type', 'expires_at']],
+];
 
 export function dynamoTableNames(stage: string): DynamoTableNames {
   return { events: `triggers-api-events-${stage}`, keys: `triggers-api-keys-${stage}` };
@@ -42,23 +72,28 @@ export function eventsTableDefinition(tableName: string): CreateTableCommandInpu
     BillingMode: 'PAY_PER_REQUEST',
     AttributeDefinitions: [
       { AttributeName: 'pk', AttributeType: 'S' },
-      { AttributeName: 'inbox_pk', AttributeType: 'S' },
-      { AttributeName: 'inbox_sk', AttributeType: 'S' },
+      ...PROJECTED.flatMap(([keys]) => indexKeyAttributes(keys)),
     ],
     KeySchema: [{ AttributeName: 'pk', KeyType: 'HASH' }],
-    GlobalSecondaryIndexes: [
-      {
-        IndexName: INBOX_INDEX,
-        KeySchema: [
-          { AttributeName: 'inbox_pk', KeyType: 'HASH' },
-          { AttributeName: 'inbox_sk', KeyType: 'RANGE' },
-        ],
-        Projection: {
-          ProjectionType: 'INCLUDE',
-          NonKeyAttributes: ['source', 'event_type', 'priority', 'expires_at'],
-        },
-      },
+    GlobalSecondaryIndexes: PROJECTED.map(([keys, attributes]) => indexDefinition(keys, attributes)),
+  };
+}
+
+function indexKeyAttributes(keys: IndexKeys): AttributeDefinition[] {
+  return [
+    { AttributeName: keys.pk, AttributeType: 'S' },
+    { AttributeName: keys.sk, AttributeType: 'S' },
+  ];
+}
+
+function indexDefinition(keys: IndexKeys, projected: string[]): GlobalSecondaryIndex {
+  return {
+    IndexName: keys.name,
+    KeySchema: [
+      { AttributeName: keys.pk, KeyType: 'HASH' },
+      { AttributeName: keys.sk, KeyType: 'RANGE' },
     ],
+    Projection: { ProjectionType: 'INCLUDE', NonKeyAttributes: projected },
   };
 }
 

@@ -8,7 +8,7 @@ export type SqliteDatabase = Database.Database;
  * Schema migrations, applied in order; `PRAGMA user_version` records how many ran. Append
  * new ones, never edit a released one.
  */
-const MIGRATIONS: readonly string[] = [
+export const MIGRATIONS: readonly string[] = [
   `
   CREATE TABLE events (
     tenant_id       TEXT    NOT NULL,
@@ -67,6 +67,26 @@ const MIGRATIONS: readonly string[] = [
     name  TEXT PRIMARY KEY,
     value TEXT NOT NULL
   );
+  `,
+  // Leases (DESIGN §9) and the event list (§10).
+  `
+  ALTER TABLE events ADD COLUMN delivery_count INTEGER NOT NULL DEFAULT 0;
+  ALTER TABLE events ADD COLUMN lease_id TEXT;
+  ALTER TABLE events ADD COLUMN leased_until INTEGER;
+  ALTER TABLE events ADD COLUMN lease_started_at INTEGER;
+  ALTER TABLE events ADD COLUMN available_at INTEGER NOT NULL DEFAULT 0;
+  UPDATE events SET available_at = created_at;
+  -- A lease seeks the first available events (available_at <= now) and reads forward:
+  -- events leased or delayed sort after now, so a lease never walks over them.
+  CREATE INDEX events_available ON events (tenant_id, available_at, created_at, event_id)
+    WHERE status = 'pending';
+  -- GET /v1/events, every status, both orders; one status at a time (the dead letters) reads
+  -- only that status's partial index (pending ones use events_inbox). Partial rather than one
+  -- index on (tenant_id, status, ...), which the planner would prefer for the inbox too.
+  CREATE INDEX events_by_time ON events (tenant_id, created_at, event_id);
+  CREATE INDEX events_acknowledged ON events (tenant_id, created_at, event_id)
+    WHERE status = 'acknowledged';
+  CREATE INDEX events_dead ON events (tenant_id, created_at, event_id) WHERE status = 'dead';
   `,
 ];
 

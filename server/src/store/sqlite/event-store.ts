@@ -1,16 +1,25 @@
+import { randomUUID } from 'node:crypto';
 import type { Statement } from 'better-sqlite3';
 import type { Clock } from '../../clock';
-import type {
-  AckOutcome,
-  CreateOutcome,
-  CreateRequest,
-  EventStatus,
-  EventStore,
-  IdempotencyRecord,
-  ListPendingQuery,
-  ListPendingResult,
-  Priority,
-  StoredEvent,
+import {
+  type AckOutcome,
+  type CreateOutcome,
+  type CreateRequest,
+  type EventStatus,
+  type EventStore,
+  type ExtendOutcome,
+  type IdempotencyRecord,
+  type InboxPosition,
+  type LeasedEvent,
+  type LeaseQuery,
+  type ListEventsQuery,
+  type ListPendingQuery,
+  type ListPendingResult,
+  MAX_LEASE_MS,
+  type NackOutcome,
+  type Priority,
+  type RedeliverOutcome,
+  type StoredEvent,
 } from '../event-store';
 import type { SqliteDatabase } from './database';
 import { withSqliteFaults } from './errors';
@@ -28,6 +37,11 @@ interface EventRow {
   status: string;
   acknowledged_at: number | null;
   expires_at: number;
+  delivery_count: number;
+  lease_id: string | null;
+  leased_until: number | null;
+  lease_started_at: number | null;
+  available_at: number;
 }
 
 interface IdempotencyRow {
@@ -57,7 +71,7 @@ export class SqliteEventStore implements EventStore {
   private readonly clock: Clock;
   private readonly sweepBatchSize: number;
   private readonly sweeper: NodeJS.Timeout | undefined;
-  private readonly listStatements = new Map<string, Statement>();
+  private readonly statements = new Map<string, Statement>();
   private readonly sql: ReturnType<typeof prepareStatements>;
 
   constructor(
@@ -114,7 +128,19 @@ export class SqliteEventStore implements EventStore {
           metadata: JSON.stringify(event.metadata),
           expires_at: event.expiresAt,
         });
-        return { kind: 'created', event: { ...event, status: 'pending', acknowledgedAt: null } };
+        return {
+          kind: 'created',
+          event: {
+            ...event,
+            status: 'pending',
+            acknowledgedAt: null,
+            deliveryCount: 0,
+            leaseId: null,
+            leasedUntil: null,
+            availableAt: event.createdAt,
+            leaseStartedAt: null,
+          },
+        };
       }),
     );
   }
@@ -126,19 +152,149 @@ export class SqliteEventStore implements EventStore {
     });
   }
 
-  ack(tenantId: string, eventId: string, acknowledgedAt: number): Promise<AckOutcome> {
+  ack(tenantId: string, eventId: string, acknowledgedAt: number, leaseId?: string): Promise<AckOutcome> {
     return withSqliteFaults(() =>
       this.writes.run((): AckOutcome => {
         const now = this.clock();
-        const changed = this.sql.ackEvent.run(acknowledgedAt, tenantId, eventId, now).changes;
+        const changed = this.sql.ackEvent.run({
+          at: acknowledgedAt,
+          tenant_id: tenantId,
+          event_id: eventId,
+          now,
+          lease_id: leaseId ?? null,
+        }).changes;
         if (changed === 1) return { kind: 'acked', acknowledgedAt };
-        const row = this.sql.getEvent.get(tenantId, eventId, now) as EventRow | undefined;
+        const row = this.readRow(tenantId, eventId, now);
         if (!row) return { kind: 'not_found' };
-        return {
-          kind: 'not_pending',
-          status: row.status as EventStatus,
-          acknowledgedAt: row.acknowledged_at,
-        };
+        // The same lease acked it before: this is a retry whose first answer was lost.
+        if (row.status === 'acknowledged' && leaseId !== undefined && row.lease_id === leaseId) {
+          return { kind: 'acked', acknowledgedAt: row.acknowledged_at ?? acknowledgedAt };
+        }
+        return refusal(row);
+      }),
+    );
+  }
+
+  lease(query: LeaseQuery): Promise<LeasedEvent[]> {
+    return withSqliteFaults(() =>
+      this.writes.run((): LeasedEvent[] => {
+        const now = this.clock();
+        const leasedUntil = now + query.visibilityTimeoutMs;
+        const params: Record<string, unknown> = { tenant_id: query.tenantId, now };
+        const clauses = filterClauses(query.filters, params);
+        const select = this.statement('lease', clauses, () =>
+          this.db.prepare(
+            `SELECT * FROM events
+             WHERE tenant_id = @tenant_id AND status = 'pending' AND available_at <= @now AND expires_at > @now
+             ${clauses.map((clause) => `AND ${clause}`).join(' ')}
+             ORDER BY available_at, created_at, event_id
+             LIMIT @limit`,
+          ),
+        );
+        const leased: LeasedEvent[] = [];
+        // One transaction: nothing else writes between this read and these updates. Every row
+        // read is leased or made dead, so each round moves on to new rows.
+        for (;;) {
+          const want = query.limit - leased.length;
+          const rows = select.all({ ...params, limit: want }) as EventRow[];
+          for (const row of rows) {
+            if (row.delivery_count >= query.maxDeliveries) {
+              this.sql.markDead.run(row.tenant_id, row.event_id);
+              continue;
+            }
+            const leaseId = randomUUID();
+            this.sql.leaseEvent.run({
+              tenant_id: row.tenant_id,
+              event_id: row.event_id,
+              lease_id: leaseId,
+              leased_until: leasedUntil,
+              now,
+            });
+            leased.push({
+              ...toStoredEvent(row),
+              deliveryCount: row.delivery_count + 1,
+              leaseId,
+              leasedUntil,
+              availableAt: leasedUntil,
+              leaseStartedAt: now,
+            });
+          }
+          if (rows.length < want || leased.length >= query.limit) return leased;
+        }
+      }),
+    );
+  }
+
+  nack(
+    tenantId: string,
+    eventId: string,
+    leaseId: string,
+    delayMs: number,
+    maxDeliveries: number,
+  ): Promise<NackOutcome> {
+    return withSqliteFaults(() =>
+      this.writes.run((): NackOutcome => {
+        const now = this.clock();
+        const ended = this.sql.nackEvent.get({
+          tenant_id: tenantId,
+          event_id: eventId,
+          lease_id: leaseId,
+          available_at: now + delayMs,
+          max_deliveries: maxDeliveries,
+          now,
+        }) as Pick<EventRow, 'status' | 'delivery_count' | 'available_at'> | undefined;
+        if (ended) {
+          return {
+            kind: 'nacked',
+            status: ended.status === 'dead' ? 'dead' : 'pending',
+            deliveryCount: ended.delivery_count,
+            availableAt: ended.available_at,
+          };
+        }
+        const row = this.readRow(tenantId, eventId, now);
+        return row ? refusal(row) : { kind: 'not_found' };
+      }),
+    );
+  }
+
+  extend(
+    tenantId: string,
+    eventId: string,
+    leaseId: string,
+    visibilityTimeoutMs: number,
+  ): Promise<ExtendOutcome> {
+    return withSqliteFaults(() =>
+      this.writes.run((): ExtendOutcome => {
+        const now = this.clock();
+        const leasedUntil = now + visibilityTimeoutMs;
+        const changed = this.sql.extendLease.run({
+          tenant_id: tenantId,
+          event_id: eventId,
+          lease_id: leaseId,
+          leased_until: leasedUntil,
+          max_lease_ms: MAX_LEASE_MS,
+          now,
+        }).changes;
+        if (changed === 1) return { kind: 'extended', leasedUntil };
+        const row = this.readRow(tenantId, eventId, now);
+        if (!row) return { kind: 'not_found' };
+        if (row.status === 'pending' && row.lease_id === leaseId && row.lease_started_at !== null) {
+          return { kind: 'lease_too_long', maxLeasedUntil: row.lease_started_at + MAX_LEASE_MS };
+        }
+        return refusal(row);
+      }),
+    );
+  }
+
+  redeliver(tenantId: string, eventId: string): Promise<RedeliverOutcome> {
+    return withSqliteFaults(() =>
+      this.writes.run((): RedeliverOutcome => {
+        const now = this.clock();
+        const changed = this.sql.redeliverEvent.run({ tenant_id: tenantId, event_id: eventId, now }).changes;
+        if (changed === 1) return { kind: 'redelivered' };
+        const row = this.readRow(tenantId, eventId, now);
+        if (!row) return { kind: 'not_found' };
+        return { kind: 'not_pending', status: toStatus(row.status), acknowledgedAt: row.acknowledged_at };
       }),
     );
   }
@@ -153,42 +309,50 @@ export class SqliteEventStore implements EventStore {
 
   listPending(query: ListPendingQuery): Promise<ListPendingResult> {
     return withSqliteFaults(() => {
-      const { filters, after } = query;
-      const params: Record<string, unknown> = {
-        tenant_id: query.tenantId,
-        now: this.clock(),
-        // One more row than asked tells whether more exist, without a second query.
-        limit: query.limit + 1,
-      };
-      const clauses: string[] = [];
-      if (filters.source !== undefined) {
-        clauses.push('source = @source');
-        params.source = filters.source;
+      const params: Record<string, unknown> = { tenant_id: query.tenantId, now: this.clock() };
+      const clauses = [...filterClauses(query.filters, params), ...afterClause(query.after, 'asc', params)];
+      // An inbox page reads a pending-only index in created_at order and stops at the limit.
+      // `+available_at` keeps the planner off events_available (it would read every available
+      // event and sort), and without an equality filter it would take events_by_time as
+      // readily as events_inbox, walking over acknowledged events: name the index.
+      const { source, eventType, priority } = query.filters;
+      const unfiltered = source === undefined && eventType === undefined && priority === undefined;
+      const statement = this.statement('pending', clauses, () =>
+        this.db.prepare(
+          `SELECT * FROM events ${unfiltered ? 'INDEXED BY events_inbox' : ''}
+           WHERE tenant_id = @tenant_id AND status = 'pending' AND +available_at <= @now AND expires_at > @now
+           ${clauses.map((clause) => `AND ${clause}`).join(' ')}
+           ORDER BY created_at, event_id
+           LIMIT @limit`,
+        ),
+      );
+      return page(statement, params, query.limit);
+    });
+  }
+
+  listEvents(query: ListEventsQuery): Promise<ListPendingResult> {
+    return withSqliteFaults(() => {
+      const params: Record<string, unknown> = { tenant_id: query.tenantId, now: this.clock() };
+      const clauses = [
+        ...filterClauses(query.filters, params),
+        ...afterClause(query.after, query.order, params),
+      ];
+      if (query.filters.status !== undefined) {
+        // A literal, not a parameter: SQLite uses a partial index (WHERE status = 'dead') only
+        // for a query that names the same value. The status is one of the enum's values.
+        clauses.push(`status = '${toStatus(query.filters.status)}'`);
       }
-      if (filters.eventType !== undefined) {
-        clauses.push('event_type = @event_type');
-        params.event_type = filters.eventType;
-      }
-      if (filters.priority !== undefined) {
-        clauses.push('priority = @priority');
-        params.priority = filters.priority;
-      }
-      if (filters.createdAfter !== undefined) {
-        clauses.push('created_at > @created_after');
-        params.created_after = filters.createdAfter;
-      }
-      if (filters.createdBefore !== undefined) {
-        clauses.push('created_at < @created_before');
-        params.created_before = filters.createdBefore;
-      }
-      if (after) {
-        clauses.push('(created_at, event_id) > (@after_created_at, @after_event_id)');
-        params.after_created_at = after.createdAt;
-        params.after_event_id = after.eventId;
-      }
-      const rows = this.listStatement(clauses).all(params) as EventRow[];
-      const hasMore = rows.length > query.limit;
-      return { events: rows.slice(0, query.limit).map(toStoredEvent), hasMore };
+      const direction = query.order === 'desc' ? 'DESC' : 'ASC';
+      const statement = this.statement(`events ${direction}`, clauses, () =>
+        this.db.prepare(
+          `SELECT * FROM events
+           WHERE tenant_id = @tenant_id AND expires_at > @now
+           ${clauses.map((clause) => `AND ${clause}`).join(' ')}
+           ORDER BY created_at ${direction}, event_id ${direction}
+           LIMIT @limit`,
+        ),
+      );
+      return page(statement, params, query.limit);
     });
   }
 
@@ -216,22 +380,86 @@ export class SqliteEventStore implements EventStore {
     await this.writes.drain();
   }
 
-  /** One prepared statement per combination of filters, built once and reused. */
-  private listStatement(clauses: string[]): Statement {
-    const key = clauses.join(' AND ');
-    let statement = this.listStatements.get(key);
+  private readRow(tenantId: string, eventId: string, now: number): EventRow | undefined {
+    return this.sql.getEvent.get(tenantId, eventId, now) as EventRow | undefined;
+  }
+
+  /** One prepared statement per query and combination of filters, built once and reused. */
+  private statement(name: string, clauses: string[], prepare: () => Statement): Statement {
+    const key = `${name}: ${clauses.join(' AND ')}`;
+    let statement = this.statements.get(key);
     if (!statement) {
-      statement = this.db.prepare(
-        `SELECT * FROM events
-         WHERE tenant_id = @tenant_id AND status = 'pending' AND expires_at > @now
-         ${clauses.map((clause) => `AND ${clause}`).join(' ')}
-         ORDER BY created_at, event_id
-         LIMIT @limit`,
-      );
-      this.listStatements.set(key, statement);
+      statement = prepare();
+      this.statements.set(key, statement);
     }
     return statement;
   }
+}
+
+/** The equality and time filters as SQL clauses, their values added to `params`. */
+function filterClauses(
+  filters: {
+    source?: string;
+    eventType?: string;
+    priority?: Priority;
+    createdAfter?: number;
+    createdBefore?: number;
+  },
+  params: Record<string, unknown>,
+): string[] {
+  const clauses: string[] = [];
+  if (filters.source !== undefined) {
+    clauses.push('source = @source');
+    params.source = filters.source;
+  }
+  if (filters.eventType !== undefined) {
+    clauses.push('event_type = @event_type');
+    params.event_type = filters.eventType;
+  }
+  if (filters.priority !== undefined) {
+    clauses.push('priority = @priority');
+    params.priority = filters.priority;
+  }
+  if (filters.createdAfter !== undefined) {
+    clauses.push('created_at > @created_after');
+    params.created_after = filters.createdAfter;
+  }
+  if (filters.createdBefore !== undefined) {
+    clauses.push('created_at < @created_before');
+    params.created_before = filters.createdBefore;
+  }
+  return clauses;
+}
+
+/** A page starts strictly after its position, in the page's order. */
+function afterClause(
+  after: InboxPosition | undefined,
+  order: 'asc' | 'desc',
+  params: Record<string, unknown>,
+): string[] {
+  if (!after) return [];
+  params.after_created_at = after.createdAt;
+  params.after_event_id = after.eventId;
+  return [`(created_at, event_id) ${order === 'asc' ? '>' : '<'} (@after_created_at, @after_event_id)`];
+}
+
+/** Reads one row more than the page: whether it exists is `hasMore`, without a second query. */
+function page(statement: Statement, params: Record<string, unknown>, limit: number): ListPendingResult {
+  const rows = statement.all({ ...params, limit: limit + 1 }) as EventRow[];
+  return { events: rows.slice(0, limit).map(toStoredEvent), hasMore: rows.length > limit };
+}
+
+/** Why a conditional write on an existing event changed nothing, when its lease is not the reason. */
+function refusal(row: EventRow):
+  | { kind: 'not_pending'; status: EventStatus; acknowledgedAt: number | null }
+  | {
+      kind: 'lease_mismatch';
+      status: EventStatus;
+    } {
+  const status = toStatus(row.status);
+  return status === 'pending'
+    ? { kind: 'lease_mismatch', status }
+    : { kind: 'not_pending', status, acknowledgedAt: row.acknowledged_at };
 }
 
 function prepareStatements(db: SqliteDatabase) {
@@ -252,13 +480,40 @@ function prepareStatements(db: SqliteDatabase) {
     ),
     insertEvent: db.prepare(
       `INSERT INTO events
-         (tenant_id, event_id, created_at, source, event_type, priority, payload, metadata, status, acknowledged_at, expires_at)
-       VALUES (@tenant_id, @event_id, @created_at, @source, @event_type, @priority, @payload, @metadata, 'pending', NULL, @expires_at)`,
+         (tenant_id, event_id, created_at, source, event_type, priority, payload, metadata, status, acknowledged_at, expires_at, available_at)
+       VALUES (@tenant_id, @event_id, @created_at, @source, @event_type, @priority, @payload, @metadata, 'pending', NULL, @expires_at, @created_at)`,
     ),
     getEvent: db.prepare('SELECT * FROM events WHERE tenant_id = ? AND event_id = ? AND expires_at > ?'),
     ackEvent: db.prepare(
-      `UPDATE events SET status = 'acknowledged', acknowledged_at = ?
-       WHERE tenant_id = ? AND event_id = ? AND status = 'pending' AND expires_at > ?`,
+      `UPDATE events SET status = 'acknowledged', acknowledged_at = @at
+       WHERE tenant_id = @tenant_id AND event_id = @event_id AND status = 'pending' AND expires_at > @now
+         AND (@lease_id IS NULL OR lease_id = @lease_id)`,
+    ),
+    leaseEvent: db.prepare(
+      `UPDATE events SET lease_id = @lease_id, leased_until = @leased_until, available_at = @leased_until,
+         lease_started_at = @now, delivery_count = delivery_count + 1
+       WHERE tenant_id = @tenant_id AND event_id = @event_id`,
+    ),
+    // Its last lease ran out: leased_until keeps when (only a nack or a redelivery clears it).
+    markDead: db.prepare(`UPDATE events SET status = 'dead' WHERE tenant_id = ? AND event_id = ?`),
+    // The lease ends either way; an event that has used all its deliveries ends dead.
+    nackEvent: db.prepare(
+      `UPDATE events SET leased_until = NULL, available_at = @available_at,
+         status = CASE WHEN delivery_count >= @max_deliveries THEN 'dead' ELSE 'pending' END
+       WHERE tenant_id = @tenant_id AND event_id = @event_id AND status = 'pending' AND expires_at > @now
+         AND lease_id = @lease_id
+       RETURNING status, delivery_count, available_at`,
+    ),
+    extendLease: db.prepare(
+      `UPDATE events SET leased_until = @leased_until, available_at = @leased_until
+       WHERE tenant_id = @tenant_id AND event_id = @event_id AND status = 'pending' AND expires_at > @now
+         AND lease_id = @lease_id AND lease_started_at + @max_lease_ms >= @leased_until`,
+    ),
+    redeliverEvent: db.prepare(
+      `UPDATE events SET status = 'pending', acknowledged_at = NULL, delivery_count = 0, lease_id = NULL,
+         leased_until = NULL, lease_started_at = NULL, available_at = @now
+       WHERE tenant_id = @tenant_id AND event_id = @event_id AND status IN ('acknowledged', 'dead')
+         AND expires_at > @now`,
     ),
     deleteEvent: db.prepare('DELETE FROM events WHERE tenant_id = ? AND event_id = ?'),
     sweepEvents: db.prepare(
@@ -283,10 +538,23 @@ function toStoredEvent(row: EventRow): StoredEvent {
     payloadJson: row.payload,
     priority: row.priority as Priority,
     metadata: JSON.parse(row.metadata) as Record<string, unknown>,
-    status: row.status as EventStatus,
+    status: toStatus(row.status),
     acknowledgedAt: row.acknowledged_at,
     expiresAt: row.expires_at,
+    deliveryCount: row.delivery_count,
+    leaseId: row.lease_id,
+    leasedUntil: row.leased_until,
+    availableAt: row.available_at,
+    leaseStartedAt: row.lease_started_at,
   };
+}
+
+const STATUSES: readonly EventStatus[] = ['pending', 'acknowledged', 'dead'];
+
+function toStatus(value: string): EventStatus {
+  const status = STATUSES.find((known) => known === value);
+  if (status === undefined) throw new Error(`events.status holds an unknown status: ${value}`);
+  return status;
 }
 
 function toIdempotencyRecord(row: IdempotencyRow): IdempotencyRecord {
