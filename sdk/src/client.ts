@@ -2,7 +2,16 @@ import createClient, { type Client } from 'openapi-fetch';
 import { errorFromResponse } from './errors.js';
 import type { components, paths } from './generated/triggers.js';
 import { SDK_VERSION } from './generated/version.js';
-import { collectInbox, type Event, type InboxPage, type InboxParams, iterateInbox } from './paginate.js';
+import {
+  collectInbox,
+  type Event,
+  type EventListParams,
+  type EventPage,
+  type InboxPage,
+  type InboxParams,
+  iterateInbox,
+  iteratePages,
+} from './paginate.js';
 import { retryingFetch } from './retry.js';
 
 type Schemas = components['schemas'];
@@ -28,6 +37,54 @@ export interface RequestOptions {
 }
 
 /**
+ * An event as `inbox.lease` hands it out: the event, and `lease` (`lease_id`, `leased_until`).
+ *
+ * @example
+ * const { events } = await triggers.inbox.lease();
+ * for (const event of events) console.log(event.event_id, event.delivery_count, event.lease.leased_until);
+ */
+export type LeasedEvent = Schemas['LeasedEvent'];
+
+/**
+ * What `inbox.lease` takes, as the API names it; every field is optional and the server's
+ * defaults apply: `limit` 1–100 (10), `visibility_timeout` seconds 1–43,200 (30), `wait`
+ * seconds 0–20 (0), and the filters `source`, `event_type`, `priority`.
+ *
+ * @example
+ * const params: LeaseParams = { limit: 25, visibility_timeout: 120, wait: 20, priority: 'high' };
+ */
+export type LeaseParams = Partial<Schemas['LeaseInput']>;
+
+export interface LeaseRequestOptions {
+  /** Ends a waiting lease early (the request is aborted, and the call rejects with the reason). */
+  signal?: AbortSignal;
+}
+
+export interface AckOptions {
+  /**
+   * The `lease.lease_id` the event was leased with: the ack then holds only while that is the
+   * event's latest lease (else `ConflictError`, `details.reason: 'lease_mismatch'`), and it is
+   * retried on network errors, 429 and 5xx, since a repeated ack under the same lease answers
+   * the first ack's result.
+   */
+  leaseId?: string;
+}
+
+export interface NackOptions {
+  /** The `lease.lease_id` the event was leased with. */
+  leaseId: string;
+  /** Seconds before the event is available again, 0–43,200 (default 0). */
+  delay?: number;
+}
+
+export interface ExtendOptions {
+  /** The `lease.lease_id` the event was leased with. */
+  leaseId: string;
+  /** Seconds from now the lease runs until, 1–43,200; one lease lives at most 12 hours in all. */
+  visibilityTimeout: number;
+}
+
+/**
  * A client for the Triggers API. Helpers throw `TriggersApiError` subclasses and
  * `TriggersConnectionError`; `raw` is the typed openapi-fetch client for anything else.
  *
@@ -37,12 +94,15 @@ export interface RequestOptions {
  * for await (const event of triggers.inbox.iterate({ limit: 50 })) await triggers.events.ack(event.event_id);
  */
 export function createTriggersClient(options: TriggersClientOptions) {
+  const baseFetch = options.fetch ?? globalThis.fetch.bind(globalThis);
+  const retry = { maxRetries: options.maxRetries ?? 2, timeoutMs: options.timeoutMs ?? 30_000 };
+  // Ack with a lease id, nack and extend repeat harmlessly (the server answers a repeat as it
+  // answered the first), so they are retried like GETs although they are POSTs without an
+  // Idempotency-Key; every other POST keeps the default rule.
+  const retrySafeFetch = retryingFetch(baseFetch, { ...retry, retrySafe: true });
   const raw: Client<paths> = createClient<paths>({
     baseUrl: options.baseUrl.replace(/\/+$/, ''),
-    fetch: retryingFetch(options.fetch ?? globalThis.fetch.bind(globalThis), {
-      maxRetries: options.maxRetries ?? 2,
-      timeoutMs: options.timeoutMs ?? 30_000,
-    }),
+    fetch: retryingFetch(baseFetch, retry),
     headers: {
       'X-API-Key': options.apiKey,
       'X-Triggers-Client': `triggers-sdk-js/${SDK_VERSION}${options.userAgent ? ` ${options.userAgent}` : ''}`,
@@ -51,6 +111,8 @@ export function createTriggersClient(options: TriggersClientOptions) {
 
   const listPage = async (params: InboxParams & { cursor?: string } = {}): Promise<InboxPage> =>
     unwrap(await raw.GET('/v1/inbox', { params: { query: params } }));
+  const listEventsPage = async (params: EventListParams & { cursor?: string } = {}): Promise<EventPage> =>
+    unwrap(await raw.GET('/v1/events', { params: { query: params } }));
 
   return {
     /** The typed openapi-fetch client: `{ data, error, response }`, no throwing. */
@@ -87,18 +149,149 @@ export function createTriggersClient(options: TriggersClientOptions) {
       async delete(eventId: string): Promise<void> {
         unwrap(await raw.DELETE('/v1/events/{event_id}', { params: { path: { event_id: eventId } } }));
       },
-      /** Acknowledges a pending event; `ConflictError` when it is not pending. */
-      async ack(eventId: string): Promise<Schemas['AckResult']> {
+      /**
+       * Acknowledges a pending event; `ConflictError` when it is not pending. With `leaseId`,
+       * only while that is the event's latest lease, and retried like a GET (a repeat that
+       * finds the event acknowledged under the same lease answers 200 with the first
+       * `acknowledged_at`). Without it, it is sent once: a repeat would answer 409.
+       *
+       * @example
+       * const [event] = (await triggers.inbox.lease({ limit: 1 })).events;
+       * if (event) await triggers.events.ack(event.event_id, { leaseId: event.lease.lease_id });
+       */
+      async ack(eventId: string, ackOptions: AckOptions = {}): Promise<Schemas['AckResult']> {
+        const path = { event_id: eventId };
+        if (ackOptions.leaseId === undefined) {
+          return unwrap(await raw.POST('/v1/events/{event_id}/ack', { params: { path } }));
+        }
         return unwrap(
-          await raw.POST('/v1/events/{event_id}/ack', { params: { path: { event_id: eventId } } }),
+          await raw.POST('/v1/events/{event_id}/ack', {
+            params: { path },
+            body: { lease_id: ackOptions.leaseId },
+            fetch: retrySafeFetch,
+          }),
         );
       },
+      /**
+       * Gives a leased event back: it is available again after `delay` seconds (default 0).
+       * Only the event's latest lease may nack it (else `ConflictError`, `lease_mismatch`); an
+       * event that has used all its deliveries becomes `dead` instead (`status: 'dead'`).
+       * Retried on network errors, 429 and 5xx: a repeat sets the same again. (If another
+       * worker leased the event in between, the repeat answers `ConflictError`: the first
+       * nack got through.)
+       *
+       * @example
+       * const [event] = (await triggers.inbox.lease({ limit: 1 })).events;
+       * if (event) await triggers.events.nack(event.event_id, { leaseId: event.lease.lease_id, delay: 60 });
+       */
+      async nack(eventId: string, nackOptions: NackOptions): Promise<Schemas['NackResult']> {
+        const body: Partial<Schemas['NackInput']> = { lease_id: nackOptions.leaseId };
+        if (nackOptions.delay !== undefined) body.delay = nackOptions.delay;
+        return unwrap(
+          await raw.POST('/v1/events/{event_id}/nack', {
+            params: { path: { event_id: eventId } },
+            // `delay` has a server-side default, which the generated type marks as required.
+            body: body as Schemas['NackInput'],
+            fetch: retrySafeFetch,
+          }),
+        );
+      },
+      /**
+       * Keeps a lease while the work goes on: `leased_until` becomes now + `visibilityTimeout`
+       * seconds. Only the event's latest lease may extend it; one lease lives at most 12 hours
+       * (`ConflictError` with `details.reason: 'lease_too_long'` beyond). Retried on network
+       * errors, 429 and 5xx: a repeat sets the lease again.
+       *
+       * @example
+       * const [event] = (await triggers.inbox.lease({ limit: 1, visibility_timeout: 30 })).events;
+       * if (event) await triggers.events.extend(event.event_id, { leaseId: event.lease.lease_id, visibilityTimeout: 120 });
+       */
+      async extend(eventId: string, extendOptions: ExtendOptions): Promise<Schemas['ExtendResult']> {
+        return unwrap(
+          await raw.POST('/v1/events/{event_id}/extend', {
+            params: { path: { event_id: eventId } },
+            body: { lease_id: extendOptions.leaseId, visibility_timeout: extendOptions.visibilityTimeout },
+            fetch: retrySafeFetch,
+          }),
+        );
+      },
+      /**
+       * Makes an acknowledged or dead event pending again, with `delivery_count` 0;
+       * `ConflictError` when it is pending already. Sent once (a repeat could deliver it twice).
+       *
+       * @example
+       * for await (const dead of triggers.events.list({ status: 'dead' })) await triggers.events.redeliver(dead.event_id);
+       */
+      async redeliver(eventId: string): Promise<Schemas['RedeliverResult']> {
+        return unwrap(
+          await raw.POST('/v1/events/{event_id}/redeliver', { params: { path: { event_id: eventId } } }),
+        );
+      },
+      /**
+       * Redelivers 1 to 100 events; each id succeeds or fails on its own.
+       *
+       * @example
+       * const { successful, failed } = await triggers.events.redeliverMany(['01936f7e-5a3b-7c41-9d2e-3f4a5b6c7d8e']);
+       */
+      async redeliverMany(eventIds: string[]): Promise<Schemas['BulkRedeliverResult']> {
+        return unwrap(await raw.POST('/v1/events/bulk/redeliver', { body: { event_ids: eventIds } }));
+      },
+      /**
+       * Every unexpired event of the tenant whatever its status, **newest first** unless
+       * `order: 'asc'`, following cursors: `for await (const e of …)`. It changes nothing (no
+       * lease, no ack). Filters: `status`, `source`, `event_type`, `created_after`,
+       * `created_before`; `limit` (1–100, default 50) is the page size.
+       *
+       * @example
+       * for await (const event of triggers.events.list({ status: 'dead' })) console.log(event.event_id);
+       */
+      list: (params: EventListParams = {}): AsyncGenerator<Event, void, undefined> =>
+        iteratePages(listEventsPage, params),
+      /**
+       * One page of `GET /v1/events`; pass `cursor` (the previous page's `next_cursor`) for
+       * the next.
+       *
+       * @example
+       * const newest = await triggers.events.listPage({ limit: 10 });
+       * console.log(newest.events.map((event) => event.event_id), newest.pagination.has_more);
+       */
+      listPage: listEventsPage,
       /** Acknowledges 1 to 100 events; each id succeeds or fails on its own. */
       async ackMany(eventIds: string[]): Promise<Schemas['BulkAckResult']> {
         return unwrap(await raw.POST('/v1/events/bulk/ack', { body: { event_ids: eventIds } }));
       },
     },
     inbox: {
+      /**
+       * Leases up to `limit` available events, oldest first: no other lease gets them until
+       * `leased_until` (now + `visibility_timeout` seconds). Ack each with its `lease.lease_id`
+       * when done, `nack` it to give it back, or `extend` the lease. With `wait` (seconds, up to
+       * 20) and nothing available, the server holds the request until an event arrives or
+       * `wait` runs out (then `events` is empty). Sent once: a lost answer leaves its events
+       * leased until their timeout, and then they come back. `consume()` runs this loop for you.
+       *
+       * @example
+       * const { events } = await triggers.inbox.lease({ limit: 10, visibility_timeout: 60, wait: 20 });
+       * for (const event of events) await triggers.events.ack(event.event_id, { leaseId: event.lease.lease_id });
+       */
+      async lease(
+        params: LeaseParams = {},
+        requestOptions: LeaseRequestOptions = {},
+      ): Promise<Schemas['LeaseResult']> {
+        // A waiting lease answers after up to `wait` seconds by design: the attempt's time
+        // limit is counted from when the server may answer, not from when it was asked.
+        const wait = typeof params.wait === 'number' && params.wait > 0 ? params.wait : 0;
+        return unwrap(
+          await raw.POST('/v1/inbox/lease', {
+            // Unset fields take the server's defaults, which the generated type marks as required.
+            body: params as Schemas['LeaseInput'],
+            signal: requestOptions.signal,
+            fetch: wait
+              ? retryingFetch(baseFetch, { ...retry, timeoutMs: retry.timeoutMs + wait * 1000 })
+              : undefined,
+          }),
+        );
+      },
       /** One page; pass `cursor` (the previous page's `next_cursor`) for the next. */
       list: listPage,
       /** Every pending event, oldest first, following cursors: `for await (const e of …)`. */

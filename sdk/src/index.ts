@@ -1,9 +1,24 @@
 export {
+  type AckOptions,
   createTriggersClient,
+  type ExtendOptions,
+  type LeasedEvent,
+  type LeaseParams,
+  type LeaseRequestOptions,
+  type NackOptions,
   type RequestOptions,
   type TriggersClient,
   type TriggersClientOptions,
 } from './client.js';
+export {
+  type ConsumeContext,
+  type ConsumeErrorContext,
+  type ConsumeHandler,
+  type ConsumeOperation,
+  type ConsumeOptions,
+  consume,
+  defaultNackDelay,
+} from './consume.js';
 export {
   AuthenticationError,
   ConflictError,
@@ -19,4 +34,4 @@ export {
 } from './errors.js';
 export type { components, operations, paths } from './generated/triggers.js';
 export { SDK_VERSION } from './generated/version.js';
-export type { Event, InboxPage, InboxParams } from './paginate.js';
+export type { Event, EventListParams, EventPage, InboxPage, InboxParams } from './paginate.js';

@@ -9,6 +9,11 @@ export interface RetryOptions {
   baseDelayMs?: number;
   /** Longest backoff, and longest Retry-After honoured (default 20 s). */
   maxDelayMs?: number;
+  /**
+   * The requests this fetch sends are safe to repeat by their meaning (ack, nack and extend
+   * with a lease id), so a POST is retried without an `Idempotency-Key` too.
+   */
+  retrySafe?: boolean;
   /** Injected in tests. */
   sleep?: (ms: number) => Promise<void>;
   random?: () => number;
@@ -20,8 +25,10 @@ const RETRY_STATUSES = new Set([429, 500, 502, 503, 504]);
  * Wraps `fetch` with retries, as stripe-node's RequestSender does: network errors, timeouts,
  * 429 and 5xx are retried with exponential backoff and full jitter, capped, honouring
  * `Retry-After`. A POST is retried only when it carries an `Idempotency-Key` (the SDK sets
- * one on every create), since repeating any other POST could apply it twice. Each retry
- * sends `X-Retry-Count`, which the server logs.
+ * one on every create), since repeating any other POST could apply it twice, or when the
+ * fetch is made `retrySafe` for operations whose repetition changes nothing (the client
+ * uses such a fetch for ack, nack and extend only). Each retry sends `X-Retry-Count`, which
+ * the server logs.
  */
 export function retryingFetch(
   baseFetch: typeof fetch,
@@ -33,7 +40,8 @@ export function retryingFetch(
   const random = options.random ?? Math.random;
 
   return async (request) => {
-    const retryable = request.method !== 'POST' || request.headers.has('idempotency-key');
+    const retryable =
+      options.retrySafe === true || request.method !== 'POST' || request.headers.has('idempotency-key');
     const wait = (ms: number) => abortable(sleep(ms), request.signal);
     for (let attempt = 0; ; attempt += 1) {
       const canRetry = retryable && attempt < options.maxRetries;

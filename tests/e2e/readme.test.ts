@@ -30,6 +30,16 @@ function expectInOrder(output: string, expected: RegExp[]): void {
   }
 }
 
+describe('README SDK examples', () => {
+  it('show the same code as sdk/README.md, whose examples the package test runs as printed', () => {
+    const section = README.split('\n## Many workers\n')[1]?.split('\n## ')[0] ?? '';
+    const blocks = [...section.matchAll(/```ts\n[\s\S]*?```/g)].map((match) => match[0]);
+    const sdkReadme = readFileSync(path.resolve(__dirname, '../../sdk/README.md'), 'utf8');
+    expect(blocks.length).toBeGreaterThan(0);
+    for (const block of blocks) expect(sdkReadme).toContain(block);
+  });
+});
+
 describe('README examples', () => {
   let dir: string;
   let server: ServerProcess;

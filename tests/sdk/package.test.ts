@@ -65,7 +65,7 @@ export async function main(baseUrl: string): Promise<string> {
   const events: Event[] = await triggers.inbox.toArray({ max: 10, source: 'consumer' });
   const payload: Record<string, unknown> | undefined = events[0]?.payload;
   for await (const event of triggers.inbox.iterate({ limit: 50 })) {
-    const status: 'pending' | 'acknowledged' = event.status;
+    const status: 'pending' | 'acknowledged' | 'dead' = event.status;
     if (status === 'pending') await triggers.events.ack(event.event_id);
   }
   const { data, error, response } = await triggers.raw.GET('/v1/me');
@@ -253,6 +253,29 @@ describe('The packed @triggers-api/sdk', () => {
     );
   });
 
+  it('runs the README examples as printed against the live server, consume stopping itself', async () => {
+    // Prepare: the same module as type-checked above, run by Node (which strips the types),
+    // with only the port changed
+    const readme = readFileSync(path.join(consumer, 'node_modules/@triggers-api/sdk/README.md'), 'utf8');
+    const examples = [...readme.matchAll(/```ts\n([\s\S]*?)```/g)].map((match) => match[1]).join('\n');
+    writeFileSync(
+      path.join(consumer, 'readme-run.mts'),
+      `${examples.replaceAll('http://127.0.0.1:8080', server.baseUrl)}\nexport {};\n`,
+    );
+
+    // Act
+    const { stdout, stderr } = await run(process.execPath, ['readme-run.mts'], {
+      cwd: consumer,
+      timeout: 60_000,
+    });
+
+    // Assess: the examples ran to their end, the lease example and the consumer included
+    expect(stdout).toMatch(/handling [0-9a-f-]{36}/);
+    expect(stdout).toMatch(/stopped: every event it held is acked or given back\n/);
+    // Nothing failed on the way: no nack of the lease example, no error of the consumer
+    expect(stderr).not.toMatch(/failed; trying again|Triggers consume/);
+  }, 60_000);
+
   it.each([
     ['esm', 'smoke.mjs', /node_modules\/@triggers-api\/sdk\/dist\/esm\/index\.js$/],
     ['cjs', 'smoke.cjs', /node_modules\/@triggers-api\/sdk\/dist\/cjs\/index\.js$/],
@@ -286,11 +309,11 @@ describe('The packed @triggers-api/sdk', () => {
     },
   );
 
-  it('bundles createTriggersClient for the browser without Node built-ins', async () => {
+  it('bundles createTriggersClient and consume for the browser without Node built-ins', async () => {
     // Prepare
     writeFileSync(
       path.join(consumer, 'browser-entry.mjs'),
-      "export { createTriggersClient } from '@triggers-api/sdk';\n",
+      "export { consume, createTriggersClient } from '@triggers-api/sdk';\n",
     );
 
     // Act
@@ -324,7 +347,7 @@ describe('The packed @triggers-api/sdk', () => {
     const bundle = result.outputFiles?.[0]?.contents ?? new Uint8Array();
     expect(bundle.byteLength).toBeGreaterThan(0);
     console.log(
-      `@triggers-api/sdk: tarball ${packed.size} B; browser bundle of createTriggersClient ` +
+      `@triggers-api/sdk: tarball ${packed.size} B; browser bundle of createTriggersClient and consume ` +
         `${bundle.byteLength} B min, ${gzipSync(bundle).byteLength} B min+gzip (goal ≤ 10240 B gzip)`,
     );
   });
