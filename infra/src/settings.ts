@@ -50,7 +50,9 @@ export function readSettings(node: Node): StackSettings {
     isProd: stage === 'prod',
     memorySize: integer(node, 'memorySize', 128, 10_240) ?? 1024,
     // API Gateway gives up on an integration after 29 s: a longer run would answer no one.
-    timeoutSeconds: integer(node, 'timeoutSeconds', 1, 29) ?? 10,
+    // 25 by default: a long poll (`wait` up to 20 s) must end, and answer, before the function
+    // is cut off.
+    timeoutSeconds: integer(node, 'timeoutSeconds', 1, 29) ?? 25,
     reservedConcurrency,
     provisionedConcurrency,
     retentionDays: text(node, 'retentionDays'),

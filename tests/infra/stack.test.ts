@@ -183,7 +183,8 @@ describe('TriggersStack with the default context (stage dev)', () => {
         Architectures: ['arm64'],
         Handler: 'index.handler',
         MemorySize: 1024,
-        Timeout: 10,
+        // Longer than the longest long poll (wait 20 s), shorter than API Gateway's 29 s.
+        Timeout: 25,
       });
     });
 

@@ -329,8 +329,10 @@ export function describeLeases(name: string, makeStore: () => Promise<StoreUnder
     describe('dead letters', () => {
       it('makes an event dead when its last lease has run out and a lease would take it again', async () => {
         const [event, other] = await seed(2);
+        let lastLeaseEnd = 0;
         for (let delivery = 1; delivery <= 2; delivery += 1) {
           const leased = await lease({ maxDeliveries: 2, visibilityTimeoutMs: SECOND });
+          lastLeaseEnd = leased.find((e) => e.eventId === event?.eventId)?.leasedUntil ?? 0;
           expect(ids(leased).sort()).toEqual(ids([event, other] as StoredEvent[]).sort());
           await s.store.ack('tenant-a', other?.eventId as string, s.clock.now);
           await s.store.redeliver('tenant-a', other?.eventId as string);
@@ -339,9 +341,11 @@ export function describeLeases(name: string, makeStore: () => Promise<StoreUnder
         // `other` was redelivered each time: its count starts again; `event` is used up.
         const leased = await lease({ maxDeliveries: 2 });
         expect(ids(leased)).toEqual([other?.eventId]);
+        // Its last lease ran out rather than ended: leased_until still says when.
         expect(await s.store.get('tenant-a', event?.eventId as string)).toMatchObject({
           status: 'dead',
           deliveryCount: 2,
+          leasedUntil: lastLeaseEnd,
         });
         const dead = await s.store.listEvents({
           tenantId: 'tenant-a',
