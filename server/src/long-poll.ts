@@ -72,18 +72,24 @@ export class LongPoll {
    * a key at its bound still gets what is available now; only an actual wait can be refused.
    */
   async wait<T>(who: Waiting, attempt: () => Promise<T | undefined>): Promise<T | undefined> {
-    const first = await attempt();
-    if (first !== undefined || who.seconds <= 0 || this.stopped || who.cancel?.aborted) return first;
-    const held = this.waitingByKey.get(who.keyId) ?? 0;
-    if (held >= this.options.maxWaitingPerKey) {
-      throw new RateLimitedError(1, 'waiting (long-polling) requests for this API key');
-    }
-    this.waitingByKey.set(who.keyId, held + 1);
+    if (who.seconds <= 0 || this.stopped) return attempt();
+    // Listening before the first attempt: an ingest whose notify() comes while that attempt
+    // is still reading marks the waiter woken, and it looks again at once instead of sleeping
+    // through a poll interval.
     const waiter: Waiter = { woken: false };
     const tenantWaiters = this.waitersByTenant.get(who.tenantId) ?? new Set<Waiter>();
     this.waitersByTenant.set(who.tenantId, tenantWaiters.add(waiter));
-    const deadline = this.options.clock() + who.seconds * 1000;
+    let holdsSlot = false;
     try {
+      const first = await attempt();
+      if (first !== undefined || this.stopped || who.cancel?.aborted) return first;
+      const held = this.waitingByKey.get(who.keyId) ?? 0;
+      if (held >= this.options.maxWaitingPerKey) {
+        throw new RateLimitedError(1, 'waiting (long-polling) requests for this API key');
+      }
+      this.waitingByKey.set(who.keyId, held + 1);
+      holdsSlot = true;
+      const deadline = this.options.clock() + who.seconds * 1000;
       for (;;) {
         if (this.stopped || who.cancel?.aborted) return undefined;
         const remaining = deadline - this.options.clock();
@@ -101,9 +107,11 @@ export class LongPoll {
       if (tenantWaiters.size === 0 && this.waitersByTenant.get(who.tenantId) === tenantWaiters) {
         this.waitersByTenant.delete(who.tenantId);
       }
-      const left = (this.waitingByKey.get(who.keyId) ?? 1) - 1;
-      if (left > 0) this.waitingByKey.set(who.keyId, left);
-      else this.waitingByKey.delete(who.keyId);
+      if (holdsSlot) {
+        const left = (this.waitingByKey.get(who.keyId) ?? 1) - 1;
+        if (left > 0) this.waitingByKey.set(who.keyId, left);
+        else this.waitingByKey.delete(who.keyId);
+      }
     }
   }
 

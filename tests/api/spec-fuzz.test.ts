@@ -1041,6 +1041,20 @@ const PLANS: Record<string, Plan> = {
       const body = bodyOf(sent);
       const event = modelEvent(sent.path.event_id as string);
       if (!event) return refused({ code: 'NOT_FOUND' }, '');
+      if (event.status === 'dead' && event.leaseId === body.lease_id && event.leasedUntil === null) {
+        return {
+          status: 200,
+          why: 'a retry of the nack that made it dead',
+          verify: (res) =>
+            expect(res.body).toMatchObject({
+              event_id: event.id,
+              status: 'dead',
+              delivery_count: event.deliveryCount,
+              visible_at: null,
+            }),
+          learn: () => undefined,
+        };
+      }
       if (event.status !== 'pending') return refused(notPending(event), 'not pending');
       if (event.leaseId !== body.lease_id) return refused(leaseMismatch(event), 'not its latest lease');
       const dead = event.deliveryCount >= MAX_DELIVERIES;

@@ -317,6 +317,10 @@ export class TriggersModel {
   nack(tenant: Tenant, eventId: string, leaseId: string, delayMs: number): NackOutcome {
     const event = this.visible(tenant, eventId);
     if (!event) return { kind: 'not_found' };
+    // A retry of the nack that made it dead answers as that nack did.
+    if (event.status === 'dead' && leaseId === event.leaseId && event.leasedUntil === null) {
+      return { kind: 'nacked', status: 'dead', deliveryCount: event.deliveryCount, visibleAt: null };
+    }
     if (event.status !== 'pending') return conflict(event);
     if (leaseId !== event.leaseId) return { kind: 'lease_mismatch' };
     event.leasedUntil = null;

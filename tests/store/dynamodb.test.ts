@@ -557,4 +557,47 @@ describe('DynamoEventStore leases and the event list', () => {
       await s.cleanup();
     }
   });
+
+  it('keeps the leases a lease took when one of its conditional writes fails, and leaves that event available', async () => {
+    // A write refused for good in the middle of a lease cannot be produced on demand: a fake
+    // fault (not retried by the SDK), injected in front of the second UpdateItem.
+    const s = await makeDynamoStore();
+    const faulty = createDynamoClients({ region: 'us-east-1', endpoint: endpoint as string });
+    let updates = 0;
+    faulty.documents.middlewareStack.add(
+      (next, context) => async (args) => {
+        if (/^Update(Item)?Command$/.test(context.commandName ?? '') && ++updates === 2) {
+          throw Object.assign(new Error('User is not authorized'), {
+            name: 'AccessDeniedException',
+            $fault: 'client',
+            $metadata: {},
+          });
+        }
+        return next(args);
+      },
+      { step: 'initialize', name: 'failSecondUpdate' },
+    );
+    try {
+      const store = new DynamoEventStore({
+        client: faulty.documents,
+        tableName: s.names.events,
+        clock: s.clock.read,
+      });
+      const events = await seed({ store, clock: s.clock }, 3);
+
+      const leased = await store.lease(leaseQuery(3));
+      const again = await s.store.lease(leaseQuery(3));
+
+      expect(updates).toBeGreaterThanOrEqual(3);
+      expect(leased).toHaveLength(2);
+      expect(again).toHaveLength(1);
+      expect(again[0]?.deliveryCount).toBe(1);
+      expect(new Set([...leased, ...again].map((e) => e.eventId))).toEqual(
+        new Set(events.map((e) => e.eventId)),
+      );
+    } finally {
+      faulty.base.destroy();
+      await s.cleanup();
+    }
+  });
 });

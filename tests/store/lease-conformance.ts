@@ -3,6 +3,7 @@ import {
   type InboxPosition,
   type LeaseQuery,
   MAX_LEASE_MS,
+  type NackOutcome,
   type NewEvent,
   type StoredEvent,
 } from '../../server/src/store/event-store';
@@ -262,12 +263,21 @@ export function describeLeases(name: string, makeStore: () => Promise<StoreUnder
       it('makes an event dead when its last delivery is nacked', async () => {
         const [event] = await seed(1);
         const id = event?.eventId as string;
+        let last: NackOutcome | undefined;
+        let lastLease = '';
         for (let delivery = 1; delivery <= 3; delivery += 1) {
           const [leased] = await lease({ maxDeliveries: 3 });
           expect(leased?.deliveryCount).toBe(delivery);
-          const outcome = await s.store.nack('tenant-a', id, leased?.leaseId as string, 0, 3);
-          expect(outcome).toMatchObject({ kind: 'nacked', status: delivery < 3 ? 'pending' : 'dead' });
+          lastLease = leased?.leaseId as string;
+          last = await s.store.nack('tenant-a', id, lastLease, 0, 3);
+          expect(last).toMatchObject({ kind: 'nacked', status: delivery < 3 ? 'pending' : 'dead' });
         }
+        // A retry of that last nack (its answer lost) answers the same, not a conflict.
+        s.clock.advance(SECOND);
+        expect(await s.store.nack('tenant-a', id, lastLease, 0, 3)).toEqual(last);
+        expect(await s.store.nack('tenant-a', id, 'another-lease', 0, 3)).toMatchObject({
+          kind: 'not_pending',
+        });
         expect(await s.store.get('tenant-a', id)).toMatchObject({ status: 'dead', deliveryCount: 3 });
         expect(await lease({ maxDeliveries: 3 })).toEqual([]);
         expect(await available()).toEqual([]);

@@ -8,10 +8,8 @@ import type { LongPoll } from '../long-poll';
 import type { AppMetrics } from '../metrics';
 import type {
   EventStore,
-  ExtendOutcome,
   LeasedEvent,
   LeaseMismatch,
-  NackOutcome,
   NotPending,
   RedeliverOutcome,
 } from '../store/event-store';
@@ -87,22 +85,20 @@ export class LeasesService {
 
   async nack(principal: Principal, eventId: string, leaseId: string, delaySeconds = 0): Promise<NackedEvent> {
     const id = storedEventId(eventId);
-    const outcome: NackOutcome =
-      id === undefined
-        ? { kind: 'not_found' }
-        : await this.options.store.nack(
-            principal.tenantId,
-            id,
-            leaseId,
-            delaySeconds * SECOND_MS,
-            this.options.maxDeliveries,
-          );
+    if (id === undefined) throw new NotFoundError();
+    const outcome = await this.options.store.nack(
+      principal.tenantId,
+      id,
+      leaseId,
+      delaySeconds * SECOND_MS,
+      this.options.maxDeliveries,
+    );
     if (outcome.kind !== 'nacked') throw refusal(outcome);
     this.options.metrics.eventsNacked(1);
     if (outcome.status === 'dead') this.options.metrics.eventsDeadLettered(1);
     else if (outcome.availableAt <= this.options.clock()) this.options.longPoll.notify(principal.tenantId);
     return {
-      eventId: id as string,
+      eventId: id,
       status: outcome.status,
       deliveryCount: outcome.deliveryCount,
       visibleAt: outcome.status === 'dead' ? null : toIso(outcome.availableAt),
@@ -116,25 +112,24 @@ export class LeasesService {
     visibilityTimeoutSeconds: number,
   ): Promise<{ eventId: string; leasedUntil: string }> {
     const id = storedEventId(eventId);
-    const outcome: ExtendOutcome =
-      id === undefined
-        ? { kind: 'not_found' }
-        : await this.options.store.extend(
-            principal.tenantId,
-            id,
-            leaseId,
-            visibilityTimeoutSeconds * SECOND_MS,
-          );
+    if (id === undefined) throw new NotFoundError();
+    const outcome = await this.options.store.extend(
+      principal.tenantId,
+      id,
+      leaseId,
+      visibilityTimeoutSeconds * SECOND_MS,
+    );
     if (outcome.kind === 'lease_too_long') throw new LeaseTooLongError(toIso(outcome.maxLeasedUntil));
     if (outcome.kind !== 'extended') throw refusal(outcome);
-    return { eventId: id as string, leasedUntil: toIso(outcome.leasedUntil) };
+    return { eventId: id, leasedUntil: toIso(outcome.leasedUntil) };
   }
 
   async redeliver(principal: Principal, eventId: string): Promise<string> {
     const id = storedEventId(eventId);
-    settleRedeliver(id === undefined ? { kind: 'not_found' } : await this.redeliverOutcome(principal, id));
+    if (id === undefined) throw new NotFoundError();
+    settleRedeliver(await this.redeliverOutcome(principal, id));
     this.options.longPoll.notify(principal.tenantId);
-    return id as string;
+    return id;
   }
 
   /**

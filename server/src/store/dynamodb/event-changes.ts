@@ -101,6 +101,18 @@ export function nackEvent(
   now: number,
 ): Promise<NackOutcome> {
   return changeEvent<NackOutcome>(target, eventPk(tenantId, eventId), now, (state) => {
+    // Only this lease's own nack leaves an event dead, under this lease, with no lease end:
+    // a retry of it answers what the first one did.
+    if (state?.status === 'dead' && state.lease_id === leaseId && state.leased_until === undefined) {
+      return {
+        answer: {
+          kind: 'nacked',
+          status: 'dead',
+          deliveryCount: state.delivery_count,
+          availableAt: state.available_at,
+        },
+      };
+    }
     const held = latestLease(state, leaseId);
     if ('kind' in held) return { answer: held };
     const availableAt = now + delayMs;

@@ -69,6 +69,7 @@ export async function leaseEvents(
   const taken: EventItem[] = [];
   let startKey: RawItem | undefined;
   let calls = 0;
+  let failure: { reason: unknown } | undefined;
   do {
     const page = await source.client.send(
       new QueryCommand({
@@ -85,10 +86,18 @@ export async function leaseEvents(
       // Never more writes at once than events still wanted: a batch cannot overshoot.
       const batch = candidates.slice(next, next + query.limit - taken.length);
       next += batch.length;
-      const results = await Promise.all(batch.map((entry) => takeOne(source, entry, query, now)));
-      taken.push(...results.filter((item) => item !== undefined));
+      // Settled, not all: one write failing (throttled, timed out) must not throw away the
+      // leases its neighbours took, which would stay hidden and count a delivery for nothing.
+      const results = await Promise.allSettled(batch.map((entry) => takeOne(source, entry, query, now)));
+      for (const result of results) {
+        if (result.status === 'rejected') failure ??= { reason: result.reason };
+        else if (result.value !== undefined) taken.push(result.value);
+      }
+      if (failure) break;
     }
-  } while (startKey && taken.length < query.limit && calls < source.readBudget);
+  } while (!failure && startKey && taken.length < query.limit && calls < source.readBudget);
+  // Nothing taken: the failure is the answer (a 503 the client retries); else what was taken.
+  if (failure && taken.length === 0) throw failure.reason;
   const events = await source.withPayloads(taken);
   return events.map(asLeased);
 }

@@ -11,12 +11,14 @@ import {
   type IdempotencyRecord,
   type InboxPosition,
   type LeasedEvent,
+  type LeaseMismatch,
   type LeaseQuery,
   type ListEventsQuery,
   type ListPendingQuery,
   type ListPendingResult,
   MAX_LEASE_MS,
   type NackOutcome,
+  type NotPending,
   type Priority,
   type RedeliverOutcome,
   type StoredEvent,
@@ -252,7 +254,18 @@ export class SqliteEventStore implements EventStore {
           };
         }
         const row = this.readRow(tenantId, eventId, now);
-        return row ? refusal(row) : { kind: 'not_found' };
+        if (!row) return { kind: 'not_found' };
+        // Only this lease's own nack leaves an event dead, under this lease, with no lease end:
+        // a retry of it answers what the first one did.
+        if (row.status === 'dead' && row.lease_id === leaseId && row.leased_until === null) {
+          return {
+            kind: 'nacked',
+            status: 'dead',
+            deliveryCount: row.delivery_count,
+            availableAt: row.available_at,
+          };
+        }
+        return refusal(row);
       }),
     );
   }
@@ -450,12 +463,7 @@ function page(statement: Statement, params: Record<string, unknown>, limit: numb
 }
 
 /** Why a conditional write on an existing event changed nothing, when its lease is not the reason. */
-function refusal(row: EventRow):
-  | { kind: 'not_pending'; status: EventStatus; acknowledgedAt: number | null }
-  | {
-      kind: 'lease_mismatch';
-      status: EventStatus;
-    } {
+function refusal(row: EventRow): NotPending | LeaseMismatch {
   const status = toStatus(row.status);
   return status === 'pending'
     ? { kind: 'lease_mismatch', status }
