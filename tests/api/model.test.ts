@@ -834,6 +834,23 @@ class Redeliver extends OneEventCommand {
   }
 }
 
+/** Redelivers the event of `lease[k]`, as its owner: often acknowledged or dead by then. */
+class RedeliverLeased extends ModelCommand {
+  constructor(readonly k: number) {
+    super();
+  }
+  override check(m: Readonly<RunModel>) {
+    return this.k >= 0 ? this.k < m.leases.length : -this.k <= m.leases.length;
+  }
+  async step(m: RunModel, r: Real) {
+    const lease = m.leases.at(this.k) as GrantedLease;
+    await new Redeliver(lease.tenant, { k: m.issued.indexOf(lease.eventId), upper: false }).step(m, r);
+  }
+  toString() {
+    return `redeliver(event of lease[${this.k}])`;
+  }
+}
+
 /** The first page of GET /v1/events: every status, in either order. */
 class ListEvents extends ModelCommand {
   constructor(
@@ -1115,6 +1132,12 @@ const workerCommand = fc.oneof(
   { weight: 6, arbitrary: leaseCommand },
   { weight: 4, arbitrary: useLeaseCommand },
   { weight: 2, arbitrary: redeliverCommand },
+  {
+    weight: 2,
+    arbitrary: fc
+      .oneof({ weight: 3, arbitrary: fc.constantFrom(-1, -2, -3) }, fc.integer({ min: 0, max: 5 }))
+      .map((k) => new RedeliverLeased(k)),
+  },
   { weight: 2, arbitrary: listEventsCommand },
   { weight: 7, arbitrary: fc.constantFrom(1_000, 5_000, 60_000).map((ms) => new Tick(ms)) },
 );
