@@ -25,7 +25,7 @@ import {
 import { TO_ARRAY_MAX } from '../../sdk/src/paginate';
 import { backoff, retryingFetch } from '../../sdk/src/retry';
 import { rejectionOf } from '../helpers/rejection';
-import { type Answer, apiError, json, scriptedFetch } from './scripted-fetch';
+import { type Answer, apiError, event, json, scriptedFetch } from './scripted-fetch';
 
 const sdkPackage = JSON.parse(readFileSync(path.join(__dirname, '../../sdk/package.json'), 'utf8')) as {
   version: string;
@@ -41,24 +41,6 @@ const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 
 /** A retryable answer the client retries at once (Retry-After: 0 makes the wait 0 ms). */
 const unavailable = () => apiError(503, 'UNAVAILABLE', { headers: { 'Retry-After': '0' } });
-
-function event(n: number, overrides: Partial<Event> = {}): Event {
-  const created = Date.UTC(2025, 0, 1, 0, 0, n);
-  return {
-    event_id: `0194a000-0000-7000-8000-${String(n).padStart(12, '0')}`,
-    created_at: new Date(created).toISOString(),
-    source: 'shop',
-    event_type: 'order.created',
-    payload: { n },
-    status: 'pending',
-    metadata: { priority: 'normal' },
-    acknowledged_at: null,
-    expires_at: new Date(created + 7 * 86_400_000).toISOString(),
-    delivery_count: 0,
-    leased_until: null,
-    ...overrides,
-  };
-}
 
 function events(from: number, to: number): Event[] {
   return Array.from({ length: to - from + 1 }, (_, i) => event(from + i));

@@ -9,7 +9,7 @@ import {
   type LeasedEvent,
 } from '../../sdk/src/index';
 import { rejectionOf } from '../helpers/rejection';
-import { type Answer, apiError, json } from './scripted-fetch';
+import { type Answer, apiError, event, json } from './scripted-fetch';
 
 // ---------------------------------------------------------------------------------------------
 // The consume loop's mechanics, request by request. The fetch injected here is a scripted
@@ -26,21 +26,9 @@ interface Call {
   body: Record<string, unknown>;
 }
 
+/** A pending event already leased `deliveryCount` times. */
 function pendingEvent(n: number, deliveryCount = 0) {
-  const created = Date.UTC(2025, 0, 1, 0, 0, n);
-  return {
-    event_id: `0194a000-0000-7000-8000-${String(n).padStart(12, '0')}`,
-    created_at: new Date(created).toISOString(),
-    source: 'shop',
-    event_type: 'order.created',
-    payload: { n },
-    status: 'pending' as const,
-    metadata: { priority: 'normal' as const },
-    acknowledged_at: null,
-    expires_at: new Date(created + 7 * 86_400_000).toISOString(),
-    delivery_count: deliveryCount,
-    leased_until: null,
-  };
+  return event(n, { delivery_count: deliveryCount });
 }
 
 /**

@@ -7,7 +7,7 @@ import {
   TriggersConnectionError,
 } from '../../sdk/src/index';
 import { rejectionOf } from '../helpers/rejection';
-import { apiError, json, type Sent, scriptedFetch } from './scripted-fetch';
+import { apiError, event, json, type Sent, scriptedFetch } from './scripted-fetch';
 
 // The lease helpers of createTriggersClient, with an injected fetch that answers from a script
 // (network failures included). The real server's answers are checked in consume-e2e.test.ts.
@@ -25,24 +25,6 @@ function client(fetch: typeof globalThis.fetch, options: Partial<TriggersClientO
     timeoutMs: 1_000,
     ...options,
   });
-}
-
-function event(n: number, overrides: Partial<Event> = {}): Event {
-  const created = Date.UTC(2025, 0, 1, 0, 0, n);
-  return {
-    event_id: `0194a000-0000-7000-8000-${String(n).padStart(12, '0')}`,
-    created_at: new Date(created).toISOString(),
-    source: 'shop',
-    event_type: 'order.created',
-    payload: { n },
-    status: 'pending',
-    metadata: { priority: 'normal' },
-    acknowledged_at: null,
-    expires_at: new Date(created + 7 * 86_400_000).toISOString(),
-    delivery_count: 0,
-    leased_until: null,
-    ...overrides,
-  };
 }
 
 function leased(n: number): LeasedEvent {

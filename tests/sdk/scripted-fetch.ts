@@ -2,6 +2,7 @@
  * An injected fetch for the SDK's unit tests, as openapi-fetch's own tests use: it records
  * every request the SDK sends and answers from a script, network failures included.
  */
+import type { Event } from '../../sdk/src/index';
 
 export interface Sent {
   method: string;
@@ -69,4 +70,23 @@ export function apiError(
     error: { code, message: `message of ${code}`, details: options.details ?? {}, request_id: `req-${code}` },
   };
   return json(status, body, options.headers);
+}
+
+/** Event `n` as the API shows it: pending, created `n` seconds into a fixed day. */
+export function event(n: number, overrides: Partial<Event> = {}): Event {
+  const created = Date.UTC(2025, 0, 1, 0, 0, n);
+  return {
+    event_id: `0194a000-0000-7000-8000-${String(n).padStart(12, '0')}`,
+    created_at: new Date(created).toISOString(),
+    source: 'shop',
+    event_type: 'order.created',
+    payload: { n },
+    status: 'pending',
+    metadata: { priority: 'normal' },
+    acknowledged_at: null,
+    expires_at: new Date(created + 7 * 86_400_000).toISOString(),
+    delivery_count: 0,
+    leased_until: null,
+    ...overrides,
+  };
 }
