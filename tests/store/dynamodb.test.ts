@@ -42,6 +42,41 @@ async function makeDynamoStore(options: { inlinePayloadBytes?: number; chunkByte
 
 describeEventStore('DynamoDB', () => makeDynamoStore());
 
+/**
+ * A store on its own client whose next answer (of `onlyCommand`, when given) is lost after
+ * the real call went through: a fake fault, injected below the SDK's retry strategy, since
+ * a lost answer cannot be produced on demand.
+ */
+function lossyStore(s: { names: { events: string }; clock: FakeClock }, onlyCommand?: string) {
+  const clients = createDynamoClients({ region: 'us-east-1', endpoint: endpoint as string });
+  let loseNext = false;
+  let lost = 0;
+  clients.base.middlewareStack.add(
+    (next, context) => async (args) => {
+      const result = await next(args);
+      if (loseNext && (onlyCommand === undefined || context.commandName === onlyCommand)) {
+        loseNext = false;
+        lost += 1;
+        throw Object.assign(new Error('Request timed out'), { name: 'TimeoutError', $metadata: {} });
+      }
+      return result;
+    },
+    { step: 'finalizeRequest', name: 'fakeLostAnswer' },
+  );
+  return {
+    store: new DynamoEventStore({
+      client: clients.documents,
+      tableName: s.names.events,
+      clock: s.clock.read,
+    }),
+    loseNextAnswer: () => {
+      loseNext = true;
+    },
+    lost: () => lost,
+    destroy: () => clients.base.destroy(),
+  };
+}
+
 describe('DynamoEventStore specifics', () => {
   const newEvent = (clock: FakeClock, overrides: Partial<NewEvent> = {}): NewEvent => ({
     tenantId: 'tenant-a',
@@ -187,54 +222,35 @@ describe('DynamoEventStore specifics', () => {
   });
 
   it('treats a create or an ack that landed but whose answer was lost as done, not as a conflict', async () => {
-    // A lost answer (the write applied, the attempt timed out) cannot be produced on demand:
-    // a fake fault, injected below the SDK's retry strategy after the real write went through.
+    // A fake fault, named as such: see lossyStore.
     const s = await makeDynamoStore();
-    const lossy = createDynamoClients({ region: 'us-east-1', endpoint: endpoint as string });
-    let loseNextAnswer = false;
-    let lost = 0;
-    lossy.base.middlewareStack.add(
-      (next) => async (args) => {
-        const result = await next(args);
-        if (loseNextAnswer) {
-          loseNextAnswer = false;
-          lost += 1;
-          throw Object.assign(new Error('Request timed out'), { name: 'TimeoutError', $metadata: {} });
-        }
-        return result;
-      },
-      { step: 'finalizeRequest', name: 'fakeLostAnswer' },
-    );
+    const lossy = lossyStore(s);
     try {
-      const store = new DynamoEventStore({
-        client: lossy.documents,
-        tableName: s.names.events,
-        clock: s.clock.read,
-      });
+      const { store } = lossy;
       const event = newEvent(s.clock);
 
       // With a key, the create is a transaction: the SDK gives it a ClientRequestToken of its
       // own, which makes its retry answer as done too.
       const keyed = newEvent(s.clock);
 
-      loseNextAnswer = true;
+      lossy.loseNextAnswer();
       const created = await store.create({ event });
-      loseNextAnswer = true;
+      lossy.loseNextAnswer();
       const createdWithKey = await store.create({
         event: keyed,
         idempotency: { key: 'k', requestHash: 'h', expiresAt: s.clock.now + 1000 },
       });
-      loseNextAnswer = true;
+      lossy.loseNextAnswer();
       const acked = await store.ack('tenant-a', event.eventId, s.clock.now);
       const again = await store.ack('tenant-a', event.eventId, s.clock.now);
 
-      expect(lost).toBe(3);
+      expect(lossy.lost()).toBe(3);
       expect(created.kind).toBe('created');
       expect(createdWithKey.kind).toBe('created');
       expect(acked).toEqual({ kind: 'acked', acknowledgedAt: s.clock.now });
       expect(again).toMatchObject({ kind: 'not_pending', status: 'acknowledged' });
     } finally {
-      lossy.base.destroy();
+      lossy.destroy();
       await s.cleanup();
     }
   });
@@ -513,47 +529,29 @@ describe('DynamoEventStore leases and the event list', () => {
   });
 
   it('answers its own success when a lease, nack or redeliver landed but its answer was lost', async () => {
-    // A lost answer cannot be produced on demand: a fake fault, injected below the SDK's
-    // retry strategy after the real write went through (as for create and ack above).
+    // A fake fault, named as such: see lossyStore.
     const s = await makeDynamoStore();
-    const lossy = createDynamoClients({ region: 'us-east-1', endpoint: endpoint as string });
-    let loseNextUpdate = false;
-    let lost = 0;
-    lossy.base.middlewareStack.add(
-      (next, context) => async (args) => {
-        const result = await next(args);
-        if (loseNextUpdate && context.commandName === 'UpdateItemCommand') {
-          loseNextUpdate = false;
-          lost += 1;
-          throw Object.assign(new Error('Request timed out'), { name: 'TimeoutError', $metadata: {} });
-        }
-        return result;
-      },
-      { step: 'finalizeRequest', name: 'fakeLostAnswer' },
-    );
+    // Leases query first: lose the answer of the write, not of the query.
+    const lossy = lossyStore(s, 'UpdateItemCommand');
     try {
-      const store = new DynamoEventStore({
-        client: lossy.documents,
-        tableName: s.names.events,
-        clock: s.clock.read,
-      });
+      const { store } = lossy;
       const [event] = await seed({ store, clock: s.clock }, 1);
       const id = event?.eventId as string;
 
-      loseNextUpdate = true;
+      lossy.loseNextAnswer();
       const [leased] = await store.lease({ ...leaseQuery(1), maxDeliveries: 1 });
-      loseNextUpdate = true;
+      lossy.loseNextAnswer();
       const nacked = await store.nack('tenant-a', id, leased?.leaseId as string, 0, 1);
-      loseNextUpdate = true;
+      lossy.loseNextAnswer();
       const redelivered = await store.redeliver('tenant-a', id);
 
-      expect(lost).toBe(3);
+      expect(lossy.lost()).toBe(3);
       expect(leased).toMatchObject({ eventId: id, deliveryCount: 1 });
       expect(nacked).toMatchObject({ kind: 'nacked', status: 'dead' });
       expect(redelivered).toEqual({ kind: 'redelivered' });
       expect(await store.get('tenant-a', id)).toMatchObject({ status: 'pending', deliveryCount: 0 });
     } finally {
-      lossy.base.destroy();
+      lossy.destroy();
       await s.cleanup();
     }
   });
