@@ -322,6 +322,92 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/subscriptions": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * List subscriptions, newest first
+         * @description The caller's tenant's subscriptions, newest first, without their secrets.
+         */
+        get: operations["listSubscriptions"];
+        put?: never;
+        /**
+         * Subscribe a URL to events (REST hook)
+         * @description Every event created after the answer that matches the subscription is POSTed to
+         *     `target_url` as a signed webhook (see `webhooks.event`), at least once, in no
+         *     guaranteed order, whatever the inbox does with it. `event_types` are exact types or
+         *     prefixes ending in `.*` (`order.*` matches `order.created` and `order.paid.late`);
+         *     `sources` are exact. An event matches when it matches both lists; an empty or absent
+         *     list matches everything. The `secret` that signs the webhooks is answered only here.
+         *     A tenant has at most 50 subscriptions (`409`, `details.reason`
+         *     `too_many_subscriptions`). With `AUTH_MODE=aws` the target must be `https` and must
+         *     not resolve to a loopback, private, link-local, CGNAT, multicast or unspecified
+         *     address (`400`, `details.reason` `target_not_allowed`).
+         */
+        post: operations["createSubscription"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/subscriptions/{subscription_id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The subscription's id. */
+                subscription_id: components["parameters"]["SubscriptionId"];
+            };
+            cookie?: never;
+        };
+        /**
+         * Get one subscription
+         * @description `status` is `disabled` (with `disabled_reason`) once the target answered `410 Gone`, or after 5 days in which every delivery failed.
+         */
+        get: operations["getSubscription"];
+        put?: never;
+        post?: never;
+        /**
+         * Delete one subscription (unsubscribe)
+         * @description No delivery starts after the answer; its pending deliveries and log are deleted. Idempotent; answers `204` also when the subscription is already gone.
+         */
+        delete: operations["deleteSubscription"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/subscriptions/{subscription_id}/deliveries": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The subscription's id. */
+                subscription_id: components["parameters"]["SubscriptionId"];
+            };
+            cookie?: never;
+        };
+        /**
+         * The delivery log of one subscription, newest first
+         * @description One entry per attempt, newest first: `succeeded` (a 2xx within 15 seconds),
+         *     `retrying` (failed; `next_attempt_at` says when the next attempt is due) or `failed`
+         *     (the last attempt of the schedule failed, the target answered `410`, or the
+         *     subscription was disabled). Attempts are kept as long as their events.
+         */
+        get: operations["listDeliveries"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/v1/me": {
         parameters: {
             query?: never;
@@ -383,7 +469,38 @@ export interface paths {
         trace?: never;
     };
 }
-export type webhooks = Record<string, never>;
+export interface webhooks {
+    event: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * An event, pushed to a subscription's target URL
+         * @description What the API sends to each matching subscription (`POST /v1/subscriptions`). The
+         *     body is the event as `GET /v1/events/{event_id}` shows it, without `request_id`.
+         *     The headers follow [Standard Webhooks](https://www.standardwebhooks.com/): verify
+         *     `webhook-signature` before trusting the body — it is `v1,` and the base64 of
+         *     HMAC-SHA256 over `{webhook-id}.{webhook-timestamp}.{raw body}`, keyed with the
+         *     base64-decoded part of the subscription's secret after `whsec_`; refuse a
+         *     `webhook-timestamp` more than 5 minutes from your clock. Any `2xx` within 15 seconds
+         *     is success. Anything else (or no answer) is retried after 5 s, 5 min, 30 min, 2 h,
+         *     5 h, 10 h and 10 h (8 attempts, ±20 % jitter), with the same `webhook-id`, so a
+         *     receiver de-duplicates by it. `410 Gone` disables the subscription at once;
+         *     redirects are not followed.
+         */
+        post: operations["receiveEvent"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+}
 export interface components {
     schemas: {
         /** @description The request's id, also sent as the `X-Request-ID` header. */
@@ -512,12 +629,7 @@ export interface components {
         InboxPage: components["schemas"]["EventPage"];
         EventPage: {
             events: components["schemas"]["Event"][];
-            pagination: {
-                limit: number;
-                /** @description Pass as `cursor` to read the next page; null when `has_more` is false. */
-                next_cursor: string | null;
-                has_more: boolean;
-            };
+            pagination: components["schemas"]["Pagination"];
             request_id: components["schemas"]["RequestId"];
         };
         /** @description Names one lease of one event; opaque. */
@@ -605,10 +717,83 @@ export interface components {
             }[];
             request_id: components["schemas"]["RequestId"];
         };
+        /** @description `sub_` and 32 hex digits. */
+        SubscriptionId: string;
+        /** @description An exact event type (`order.created`), or a prefix ending in `.*` (`order.*`) that matches every type starting with it before the `*`. */
+        EventTypePattern: string;
+        SubscriptionInput: {
+            /**
+             * Format: uri
+             * @description `http(s)` URL the webhooks are POSTed to; `https` only with `AUTH_MODE=aws`.
+             */
+            target_url: string;
+            /** @description Only events of these types; absent or empty means every type. */
+            event_types?: components["schemas"]["EventTypePattern"][];
+            /** @description Only events from these sources; absent or empty means every source. */
+            sources?: components["schemas"]["Name"][];
+            /** @description Free text for people, such as what the receiver is. */
+            description?: string;
+        };
+        /** @description The fields of a subscription; `Subscription` closes it. */
+        SubscriptionFields: {
+            subscription_id: components["schemas"]["SubscriptionId"];
+            target_url: string;
+            event_types: components["schemas"]["EventTypePattern"][];
+            sources: components["schemas"]["Name"][];
+            description: string | null;
+            /**
+             * @description `disabled`: nothing more is delivered; delete it and subscribe again.
+             * @enum {string}
+             */
+            status: "active" | "disabled";
+            /** @description `gone`: the target answered `410`; `failing`: every delivery failed for 5 days. Null while active. */
+            disabled_reason: ("gone" | "failing") | null;
+            created_at: components["schemas"]["Timestamp"];
+        };
+        Subscription: components["schemas"]["SubscriptionFields"];
+        SubscriptionResponse: components["schemas"]["SubscriptionFields"] & {
+            request_id: components["schemas"]["RequestId"];
+        };
+        SubscriptionCreated: components["schemas"]["SubscriptionFields"] & {
+            /** @description Signs the webhooks (Standard Webhooks); answered only once, here. */
+            secret: string;
+            request_id: components["schemas"]["RequestId"];
+        };
+        Pagination: {
+            limit: number;
+            /** @description Pass as `cursor` to read the next page; null when `has_more` is false. */
+            next_cursor: string | null;
+            has_more: boolean;
+        };
+        SubscriptionPage: {
+            subscriptions: components["schemas"]["Subscription"][];
+            pagination: components["schemas"]["Pagination"];
+            request_id: components["schemas"]["RequestId"];
+        };
+        DeliveryAttempt: {
+            event_id: components["schemas"]["EventId"];
+            /** @description 1 for the first attempt of this event to this subscription. */
+            attempt: number;
+            attempted_at: components["schemas"]["Timestamp"];
+            /** @description The target's HTTP status; null when it did not answer. */
+            status_code: number | null;
+            duration_ms: number;
+            /** @description Why the attempt failed; null when it succeeded. */
+            error: string | null;
+            /** @enum {string} */
+            outcome: "succeeded" | "retrying" | "failed";
+            /** @description When the next attempt is due; null unless `outcome` is `retrying`. */
+            next_attempt_at: components["schemas"]["Timestamp"] | null;
+        };
+        DeliveryPage: {
+            deliveries: components["schemas"]["DeliveryAttempt"][];
+            pagination: components["schemas"]["Pagination"];
+            request_id: components["schemas"]["RequestId"];
+        };
         /** @description How many times the event was leased since it was created or last redelivered. */
         DeliveryCount: number;
         /** @enum {string} */
-        Scope: "events:write" | "events:read" | "events:ack";
+        Scope: "events:write" | "events:read" | "events:ack" | "subscriptions:manage";
         Me: {
             tenant_id: string;
             key_id: string;
@@ -915,6 +1100,8 @@ export interface components {
         };
     };
     parameters: {
+        /** @description The subscription's id. */
+        SubscriptionId: components["schemas"]["SubscriptionId"];
         /** @description The event's id. */
         EventId: string;
         /** @description Page size. */
@@ -1830,6 +2017,283 @@ export interface operations {
             503: components["responses"]["Unavailable"];
         };
     };
+    listSubscriptions: {
+        parameters: {
+            query?: {
+                /** @description Page size. */
+                limit?: components["parameters"]["Limit"];
+                /** @description `pagination.next_cursor` of the previous page. */
+                cursor?: components["parameters"]["Cursor"];
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description One page of subscriptions. */
+            200: {
+                headers: {
+                    "X-Request-ID": components["headers"]["X-Request-ID"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "subscriptions": [
+                     *         {
+                     *           "subscription_id": "sub_01936f7e5a3b7c419d2e3f4a5b6c7d8e",
+                     *           "target_url": "https://hooks.example.com/triggers",
+                     *           "event_types": [
+                     *             "order.*"
+                     *           ],
+                     *           "sources": [],
+                     *           "description": null,
+                     *           "status": "active",
+                     *           "disabled_reason": null,
+                     *           "created_at": "2026-11-27T15:30:00.000Z"
+                     *         }
+                     *       ],
+                     *       "pagination": {
+                     *         "limit": 50,
+                     *         "next_cursor": null,
+                     *         "has_more": false
+                     *       },
+                     *       "request_id": "req_01JD8R2K3N4M5P6Q7R8S9T0V1W"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["SubscriptionPage"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            405: components["responses"]["MethodNotAllowed"];
+            429: components["responses"]["RateLimited"];
+            500: components["responses"]["InternalError"];
+            503: components["responses"]["Unavailable"];
+        };
+    };
+    createSubscription: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                /**
+                 * @example {
+                 *       "target_url": "https://hooks.example.com/triggers",
+                 *       "event_types": [
+                 *         "order.*"
+                 *       ],
+                 *       "sources": [
+                 *         "billing"
+                 *       ],
+                 *       "description": "Orders to the fulfilment service"
+                 *     }
+                 */
+                "application/json": components["schemas"]["SubscriptionInput"];
+            };
+        };
+        responses: {
+            /** @description The subscription, with its signing secret (shown only in this answer). */
+            201: {
+                headers: {
+                    "X-Request-ID": components["headers"]["X-Request-ID"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    /** @description Path of the new subscription. */
+                    Location?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "subscription_id": "sub_01936f7e5a3b7c419d2e3f4a5b6c7d8e",
+                     *       "target_url": "https://hooks.example.com/triggers",
+                     *       "event_types": [
+                     *         "order.*"
+                     *       ],
+                     *       "sources": [
+                     *         "billing"
+                     *       ],
+                     *       "description": "Orders to the fulfilment service",
+                     *       "status": "active",
+                     *       "disabled_reason": null,
+                     *       "created_at": "2026-11-27T15:30:00.000Z",
+                     *       "secret": "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw+j6uCZi9dKU=",
+                     *       "request_id": "req_01JD8R2K3N4M5P6Q7R8S9T0V1W"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["SubscriptionCreated"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            405: components["responses"]["MethodNotAllowed"];
+            409: components["responses"]["Conflict"];
+            413: components["responses"]["PayloadTooLarge"];
+            415: components["responses"]["UnsupportedMediaType"];
+            429: components["responses"]["RateLimited"];
+            500: components["responses"]["InternalError"];
+            503: components["responses"]["Unavailable"];
+        };
+    };
+    getSubscription: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The subscription's id. */
+                subscription_id: components["parameters"]["SubscriptionId"];
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The subscription, without its secret. */
+            200: {
+                headers: {
+                    "X-Request-ID": components["headers"]["X-Request-ID"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "subscription_id": "sub_01936f7e5a3b7c419d2e3f4a5b6c7d8e",
+                     *       "target_url": "https://hooks.example.com/triggers",
+                     *       "event_types": [],
+                     *       "sources": [],
+                     *       "description": null,
+                     *       "status": "disabled",
+                     *       "disabled_reason": "gone",
+                     *       "created_at": "2026-11-27T15:30:00.000Z",
+                     *       "request_id": "req_01JD8R2K3N4M5P6Q7R8S9T0V1W"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["SubscriptionResponse"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
+            405: components["responses"]["MethodNotAllowed"];
+            429: components["responses"]["RateLimited"];
+            500: components["responses"]["InternalError"];
+            503: components["responses"]["Unavailable"];
+        };
+    };
+    deleteSubscription: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The subscription's id. */
+                subscription_id: components["parameters"]["SubscriptionId"];
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The subscription no longer exists. */
+            204: {
+                headers: {
+                    "X-Request-ID": components["headers"]["X-Request-ID"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            405: components["responses"]["MethodNotAllowed"];
+            429: components["responses"]["RateLimited"];
+            500: components["responses"]["InternalError"];
+            503: components["responses"]["Unavailable"];
+        };
+    };
+    listDeliveries: {
+        parameters: {
+            query?: {
+                /** @description Page size. */
+                limit?: components["parameters"]["Limit"];
+                /** @description `pagination.next_cursor` of the previous page. */
+                cursor?: components["parameters"]["Cursor"];
+            };
+            header?: never;
+            path: {
+                /** @description The subscription's id. */
+                subscription_id: components["parameters"]["SubscriptionId"];
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description One page of delivery attempts. */
+            200: {
+                headers: {
+                    "X-Request-ID": components["headers"]["X-Request-ID"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "deliveries": [
+                     *         {
+                     *           "event_id": "01936f7e-5a3b-7c41-9d2e-3f4a5b6c7d8e",
+                     *           "attempt": 2,
+                     *           "attempted_at": "2026-11-27T15:30:05.120Z",
+                     *           "status_code": 200,
+                     *           "duration_ms": 84,
+                     *           "error": null,
+                     *           "outcome": "succeeded",
+                     *           "next_attempt_at": null
+                     *         },
+                     *         {
+                     *           "event_id": "01936f7e-5a3b-7c41-9d2e-3f4a5b6c7d8e",
+                     *           "attempt": 1,
+                     *           "attempted_at": "2026-11-27T15:30:00.030Z",
+                     *           "status_code": 503,
+                     *           "duration_ms": 12,
+                     *           "error": "The target answered 503.",
+                     *           "outcome": "retrying",
+                     *           "next_attempt_at": "2026-11-27T15:30:05.100Z"
+                     *         }
+                     *       ],
+                     *       "pagination": {
+                     *         "limit": 50,
+                     *         "next_cursor": null,
+                     *         "has_more": false
+                     *       },
+                     *       "request_id": "req_01JD8R2K3N4M5P6Q7R8S9T0V1W"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["DeliveryPage"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
+            405: components["responses"]["MethodNotAllowed"];
+            429: components["responses"]["RateLimited"];
+            500: components["responses"]["InternalError"];
+            503: components["responses"]["Unavailable"];
+        };
+    };
     getMe: {
         parameters: {
             query?: never;
@@ -1914,6 +2378,67 @@ export interface operations {
                 };
             };
             405: components["responses"]["MethodNotAllowed"];
+        };
+    };
+    receiveEvent: {
+        parameters: {
+            query?: never;
+            header: {
+                /** @description The event's id; the same on every attempt. */
+                "webhook-id": components["schemas"]["EventId"];
+                /** @description When this attempt was signed, in unix seconds. */
+                "webhook-timestamp": string;
+                /**
+                 * @description `v1,` and the base64 HMAC-SHA256 signature (space-separated if there are several).
+                 * @example v1,K5oZfzN95Z9UVu1EsfQmfVNQhnkZ2pj9o9NDN/H/pI4=
+                 */
+                "webhook-signature": string;
+                /** @description The API and its version, such as `TriggersAPI-Webhooks/1.0.0`. */
+                "user-agent": string;
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                /**
+                 * @example {
+                 *       "event_id": "01936f7e-5a3b-7c41-9d2e-3f4a5b6c7d8e",
+                 *       "created_at": "2026-11-27T15:30:00.000Z",
+                 *       "source": "billing",
+                 *       "event_type": "order.created",
+                 *       "payload": {
+                 *         "order_id": "ord_1001",
+                 *         "amount": 49.95
+                 *       },
+                 *       "status": "pending",
+                 *       "metadata": {
+                 *         "priority": "normal"
+                 *       },
+                 *       "acknowledged_at": null,
+                 *       "expires_at": "2026-12-04T15:30:00.000Z",
+                 *       "delivery_count": 0,
+                 *       "leased_until": null
+                 *     }
+                 */
+                "application/json": components["schemas"]["Event"];
+            };
+        };
+        responses: {
+            /** @description Any `2xx` within 15 seconds is a delivery; the body is ignored. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description `410 Gone` disables the subscription (`disabled_reason: gone`); no more deliveries. */
+            410: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
         };
     };
 }

@@ -183,7 +183,9 @@ export interface EventStore {
   readonly kind: 'sqlite' | 'dynamodb';
   /**
    * Writes the event and, when given, its idempotency record atomically, and resolves only
-   * once both are durable. A key already held (and not expired) is never overwritten.
+   * once both are durable. A key already held (and not expired) is never overwritten. In the
+   * same atomic write, one delivery record (webhook-store.ts) per active subscription of the
+   * tenant that matches the event (subscriptionMatches), due at createdAt, attempts 0.
    */
   create(request: CreateRequest): Promise<CreateOutcome>;
   /** The event if it exists in this tenant and has not expired. */
