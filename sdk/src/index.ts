@@ -32,6 +32,12 @@ export {
   TriggersConnectionError,
   ValidationError,
 } from './errors.js';
-export type { components, operations, paths } from './generated/triggers.js';
+export type { components, operations, paths, webhooks } from './generated/triggers.js';
 export { SDK_VERSION } from './generated/version.js';
 export type { Event, EventListParams, EventPage, InboxPage, InboxParams } from './paginate.js';
+export {
+  verifyWebhook,
+  type WebhookEvent,
+  type WebhookHeaders,
+  WebhookVerificationError,
+} from './webhooks.js';
