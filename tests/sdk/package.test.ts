@@ -298,6 +298,8 @@ describe('The packed @triggers-api/sdk', () => {
     // Assess: the examples ran to their end, the lease example and the consumer included
     expect(stdout).toMatch(/handling [0-9a-f-]{36}/);
     expect(stdout).toMatch(/stopped: every event it held is acked or given back\n/);
+    // The Webhooks example subscribed, and unsubscribed again before later examples created events
+    expect(stdout).toMatch(/^sub_[0-9a-f]{32} active$/m);
     // Nothing failed on the way: no nack of the lease example, no error of the consumer
     expect(stderr).not.toMatch(/failed; trying again|Triggers consume/);
   }, 60_000);
