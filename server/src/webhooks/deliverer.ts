@@ -1,45 +1,21 @@
-import { performance } from 'node:perf_hooks';
 import type { Logger } from 'pino';
 import type { Clock } from '../clock';
 import type { Config } from '../config';
-import { toWireEvent } from '../events/wire';
 import type { EventStore } from '../store/event-store';
-import type {
-  AttemptOutcome,
-  ClaimedDelivery,
-  DeliveryAttempt,
-  DisabledReason,
-  WebhookStore,
-} from '../store/webhook-store';
-import { createPoster, type WebhookPoster } from './post';
-import { signWebhook } from './signature';
+import type { ClaimedDelivery, WebhookStore } from '../store/webhook-store';
+import { type AttemptDeps, attemptDelivery } from './attempt';
+import { createPoster } from './post';
 import { type Resolver, TargetGuard } from './target-guard';
 
-/** Retry delays vary by ±20 %, so that failures of one moment do not all come back together. */
-const JITTER = 0.2;
-/** A log line of an event that can no longer be delivered is kept this long. */
-const ORPHAN_LOG_MS = 24 * 60 * 60 * 1000;
-
-export interface DelivererOptions {
-  webhooks: WebhookStore;
-  events: EventStore;
-  poster: WebhookPoster;
-  clock: Clock;
-  logger: Logger;
-  /** Seconds before each retry (TRIGGERS_WEBHOOK_RETRY_SCHEDULE). */
-  retryScheduleSeconds: readonly number[];
+export interface DelivererOptions extends AttemptDeps {
   /** Attempts in flight at once. */
   concurrency: number;
   /** Attempts in flight at once to one subscription. */
   concurrencyPerTarget: number;
   /** How long a claim hides a delivery: longer than an attempt can last. */
   claimMs: number;
-  /** Sent as `user-agent`. */
-  userAgent: string;
   /** How often the store is asked for due deliveries when nothing else wakes the deliverer. */
   pollIntervalMs?: number;
-  /** [0, 1): jitter. */
-  random?: () => number;
 }
 
 /**
@@ -60,11 +36,9 @@ export class Deliverer {
   private stopped = true;
   private timer: NodeJS.Timeout | undefined;
   private readonly pollIntervalMs: number;
-  private readonly random: () => number;
 
   constructor(private readonly options: DelivererOptions) {
     this.pollIntervalMs = options.pollIntervalMs ?? 1_000;
-    this.random = options.random ?? Math.random;
   }
 
   start(): void {
@@ -162,7 +136,8 @@ export class Deliverer {
     this.inFlight += 1;
     const key = claim.subscriptionId;
     this.inFlightBySubscription.set(key, (this.inFlightBySubscription.get(key) ?? 0) + 1);
-    const attempt = this.attempt(claim)
+    const attempt = attemptDelivery(claim, this.options, () => this.stopped)
+      .then(() => undefined)
       .catch((error: unknown) => {
         // The claim runs out and the delivery is tried again: nothing is lost.
         this.options.logger.warn(
@@ -180,97 +155,6 @@ export class Deliverer {
         this.notify();
       });
     this.running.add(attempt);
-  }
-
-  private async attempt(claim: ClaimedDelivery): Promise<void> {
-    const { webhooks, events, clock, poster } = this.options;
-    const subscription = await webhooks.getSubscription(claim.tenantId, claim.subscriptionId);
-    if (subscription?.status !== 'active') {
-      await webhooks.dropDelivery(claim);
-      return;
-    }
-    const attemptNumber = claim.attempts + 1;
-    const event = await events.get(claim.tenantId, claim.eventId);
-    if (!event) {
-      const now = clock();
-      await this.record(claim, {
-        attempt: {
-          eventId: claim.eventId,
-          attempt: attemptNumber,
-          attemptedAt: now,
-          statusCode: null,
-          durationMs: 0,
-          error: 'The event expired or was deleted before it could be delivered.',
-          outcome: 'failed',
-          nextAttemptAt: null,
-        },
-        expiresAt: now + ORPHAN_LOG_MS,
-      });
-      return;
-    }
-    if (this.stopped) return;
-    const body = JSON.stringify(toWireEvent(event));
-    const attemptedAt = clock();
-    const timestamp = Math.floor(attemptedAt / 1000);
-    const started = performance.now();
-    const result = await poster.post(
-      subscription.targetUrl,
-      {
-        'content-type': 'application/json',
-        'user-agent': this.options.userAgent,
-        'webhook-id': event.eventId,
-        'webhook-timestamp': String(timestamp),
-        'webhook-signature': signWebhook(subscription.secret, event.eventId, timestamp, body),
-      },
-      body,
-    );
-    // Cut by stop(): not an answer from the target. The claim runs out; it is made again.
-    if (this.stopped && result.statusCode === null) return;
-    const durationMs = Math.round(performance.now() - started);
-    const { outcome, nextAttemptAt, disable } = this.judge(result.statusCode, attemptNumber, clock());
-    await this.record(claim, {
-      attempt: {
-        eventId: event.eventId,
-        attempt: attemptNumber,
-        attemptedAt,
-        statusCode: result.statusCode,
-        durationMs,
-        error: result.error,
-        outcome,
-        nextAttemptAt,
-      },
-      disable,
-      expiresAt: event.expiresAt,
-    });
-  }
-
-  /** What an answer means: success, a retry when (jittered), or the end (410 disables). */
-  private judge(
-    statusCode: number | null,
-    attemptNumber: number,
-    now: number,
-  ): { outcome: AttemptOutcome; nextAttemptAt: number | null; disable?: DisabledReason } {
-    if (statusCode !== null && statusCode >= 200 && statusCode < 300) {
-      return { outcome: 'succeeded', nextAttemptAt: null };
-    }
-    if (statusCode === 410) return { outcome: 'failed', nextAttemptAt: null, disable: 'gone' };
-    const delaySeconds = this.options.retryScheduleSeconds[attemptNumber - 1];
-    if (delaySeconds === undefined) return { outcome: 'failed', nextAttemptAt: null };
-    const jitter = 1 + (this.random() * 2 - 1) * JITTER;
-    return { outcome: 'retrying', nextAttemptAt: now + Math.round(delaySeconds * 1000 * jitter) };
-  }
-
-  private async record(
-    claim: ClaimedDelivery,
-    result: { attempt: DeliveryAttempt; disable?: DisabledReason; expiresAt: number },
-  ): Promise<void> {
-    const finished = await this.options.webhooks.finishAttempt(claim, result);
-    if (finished.kind === 'recorded' && finished.disabled) {
-      this.options.logger.warn(
-        { tenant_id: claim.tenantId, subscription_id: claim.subscriptionId, reason: finished.disabled },
-        'webhook subscription disabled',
-      );
-    }
   }
 
   /** Wakes at the next due delivery, or after the poll interval, whichever is sooner. */
