@@ -4,6 +4,8 @@ import type { components, paths } from './generated/triggers.js';
 import { SDK_VERSION } from './generated/version.js';
 import {
   collectInbox,
+  type DeliveryListParams,
+  type DeliveryPage,
   type Event,
   type EventListParams,
   type EventPage,
@@ -11,10 +13,42 @@ import {
   type InboxParams,
   iterateInbox,
   iteratePages,
+  type SubscriptionListParams,
+  type SubscriptionPage,
 } from './paginate.js';
 import { retryingFetch } from './retry.js';
 
 type Schemas = components['schemas'];
+
+/**
+ * A subscription as `subscriptions.list` and `subscriptions.get` show it: never its `secret`.
+ *
+ * @example
+ * const subscription: Subscription = await triggers.subscriptions.get('sub_01936f7e5a3b7c419d2e3f4a5b6c7d8e');
+ * if (subscription.status === 'disabled') console.log('disabled:', subscription.disabled_reason);
+ */
+export type Subscription = Schemas['Subscription'];
+
+/**
+ * What `subscriptions.create` takes, as the API names it: `target_url` (required), and
+ * optionally `event_types` (exact types or prefixes ending in `.*`), `sources` and
+ * `description`. No `event_types` nor `sources` means every event.
+ *
+ * @example
+ * const input: SubscriptionInput = { target_url: 'https://hooks.example.com/triggers', event_types: ['order.*'] };
+ */
+export type SubscriptionInput = Schemas['SubscriptionInput'];
+
+/**
+ * One attempt to deliver one event to a subscription: `outcome` `succeeded`, `retrying`
+ * (`next_attempt_at` says when) or `failed`.
+ *
+ * @example
+ * for await (const attempt of triggers.subscriptions.deliveries('sub_01936f7e5a3b7c419d2e3f4a5b6c7d8e')) {
+ *   if (attempt.outcome !== 'succeeded') console.log(attempt.event_id, attempt.status_code, attempt.error);
+ * }
+ */
+export type DeliveryAttempt = Schemas['DeliveryAttempt'];
 
 export interface TriggersClientOptions {
   /** Where the API is, e.g. `http://127.0.0.1:8080`. */
@@ -113,6 +147,18 @@ export function createTriggersClient(options: TriggersClientOptions) {
     unwrap(await raw.GET('/v1/inbox', { params: { query: params } }));
   const listEventsPage = async (params: EventListParams & { cursor?: string } = {}): Promise<EventPage> =>
     unwrap(await raw.GET('/v1/events', { params: { query: params } }));
+  const listSubscriptionsPage = async (
+    params: SubscriptionListParams & { cursor?: string } = {},
+  ): Promise<SubscriptionPage> => unwrap(await raw.GET('/v1/subscriptions', { params: { query: params } }));
+  const listDeliveriesPage = async (
+    subscriptionId: string,
+    params: DeliveryListParams & { cursor?: string } = {},
+  ): Promise<DeliveryPage> =>
+    unwrap(
+      await raw.GET('/v1/subscriptions/{subscription_id}/deliveries', {
+        params: { path: { subscription_id: subscriptionId }, query: params },
+      }),
+    );
 
   return {
     /** The typed openapi-fetch client: `{ data, error, response }`, no throwing. */
@@ -246,7 +292,7 @@ export function createTriggersClient(options: TriggersClientOptions) {
        * for await (const event of triggers.events.list({ status: 'dead' })) console.log(event.event_id);
        */
       list: (params: EventListParams = {}): AsyncGenerator<Event, void, undefined> =>
-        iteratePages(listEventsPage, params),
+        iteratePages(listEventsPage, params, (page) => page.events),
       /**
        * One page of `GET /v1/events`; pass `cursor` (the previous page's `next_cursor`) for
        * the next.
@@ -300,6 +346,105 @@ export function createTriggersClient(options: TriggersClientOptions) {
       /** Up to `max` pending events in an array (`max` is required, at most 10,000). */
       toArray: ({ max, ...params }: InboxParams & { max: number }): Promise<Event[]> =>
         collectInbox(iterateInbox(listPage, params), max),
+    },
+    /**
+     * Webhooks (REST hooks): the API POSTs each new event that matches a subscription to its
+     * `target_url`, signed with the subscription's secret; check each request with
+     * `verifyWebhook`. These calls need a key with the `subscriptions:manage` scope.
+     */
+    subscriptions: {
+      /**
+       * Subscribes `target_url` to every event created from now on that matches `event_types`
+       * and `sources` (none given: every event). The answer holds the `secret` that signs the
+       * webhooks, shown only this once: keep it where the receiver can read it. Sent once (the
+       * API takes no idempotency key here, so a repeat could subscribe twice); a tenant has at
+       * most 50 subscriptions (`ConflictError`, `details.reason: 'too_many_subscriptions'`).
+       *
+       * @example
+       * const { subscription_id, secret } = await triggers.subscriptions.create({
+       *   target_url: 'https://hooks.example.com/triggers',
+       *   event_types: ['order.*'],
+       * });
+       */
+      async create(input: SubscriptionInput): Promise<Schemas['SubscriptionCreated']> {
+        return unwrap(await raw.POST('/v1/subscriptions', { body: input }));
+      },
+      /**
+       * Every subscription of the tenant, **newest first**, following cursors:
+       * `for await (const s of …)`. `limit` (1–100, default 50) is the page size. No secrets.
+       *
+       * @example
+       * for await (const subscription of triggers.subscriptions.list()) console.log(subscription.target_url);
+       */
+      list: (params: SubscriptionListParams = {}): AsyncGenerator<Subscription, void, undefined> =>
+        iteratePages(listSubscriptionsPage, params, (page) => page.subscriptions),
+      /**
+       * One page of `GET /v1/subscriptions`; pass `cursor` (the previous page's `next_cursor`)
+       * for the next.
+       *
+       * @example
+       * const page = await triggers.subscriptions.listPage({ limit: 10 });
+       * console.log(page.subscriptions.length, page.pagination.has_more);
+       */
+      listPage: listSubscriptionsPage,
+      /**
+       * One subscription, without its secret; `NotFoundError` when there is none (deleted, or
+       * another tenant's). `status` is `disabled` once the target answered `410 Gone` or failed
+       * for 5 days (`disabled_reason`).
+       *
+       * @example
+       * const { status, disabled_reason } = await triggers.subscriptions.get('sub_01936f7e5a3b7c419d2e3f4a5b6c7d8e');
+       */
+      async get(subscriptionId: string): Promise<Schemas['SubscriptionResponse']> {
+        return unwrap(
+          await raw.GET('/v1/subscriptions/{subscription_id}', {
+            params: { path: { subscription_id: subscriptionId } },
+          }),
+        );
+      },
+      /**
+       * Unsubscribes: no delivery starts after the answer. Deleting one that is gone is not an
+       * error.
+       *
+       * @example
+       * await triggers.subscriptions.delete('sub_01936f7e5a3b7c419d2e3f4a5b6c7d8e');
+       */
+      async delete(subscriptionId: string): Promise<void> {
+        unwrap(
+          await raw.DELETE('/v1/subscriptions/{subscription_id}', {
+            params: { path: { subscription_id: subscriptionId } },
+          }),
+        );
+      },
+      /**
+       * The subscription's delivery log, one entry per attempt, **newest first**, following
+       * cursors: `for await (const attempt of …)`. `limit` (1–100, default 50) is the page
+       * size; `NotFoundError` when there is no such subscription.
+       *
+       * @example
+       * for await (const attempt of triggers.subscriptions.deliveries('sub_01936f7e5a3b7c419d2e3f4a5b6c7d8e')) {
+       *   console.log(attempt.attempted_at, attempt.event_id, attempt.outcome, attempt.status_code);
+       * }
+       */
+      deliveries: (
+        subscriptionId: string,
+        params: DeliveryListParams = {},
+      ): AsyncGenerator<DeliveryAttempt, void, undefined> =>
+        iteratePages(
+          (pageParams: DeliveryListParams & { cursor?: string }) =>
+            listDeliveriesPage(subscriptionId, pageParams),
+          params,
+          (page) => page.deliveries,
+        ),
+      /**
+       * One page of the delivery log; pass `cursor` (the previous page's `next_cursor`) for the
+       * next.
+       *
+       * @example
+       * const latest = await triggers.subscriptions.deliveriesPage('sub_01936f7e5a3b7c419d2e3f4a5b6c7d8e', { limit: 5 });
+       * console.log(latest.deliveries.map((attempt) => attempt.outcome));
+       */
+      deliveriesPage: listDeliveriesPage,
     },
     /** The calling key's tenant, id, source and scopes. */
     async me(): Promise<Schemas['Me']> {

@@ -49,7 +49,7 @@ export class AuthenticationError extends TriggersApiError {
 export class PermissionError extends TriggersApiError {
   override name = 'PermissionError';
 }
-/** 404: no such event in your tenant, or no such path. */
+/** 404: no such event or subscription in your tenant, or no such path. */
 export class NotFoundError extends TriggersApiError {
   override name = 'NotFoundError';
 }

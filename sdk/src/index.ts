@@ -1,12 +1,15 @@
 export {
   type AckOptions,
   createTriggersClient,
+  type DeliveryAttempt,
   type ExtendOptions,
   type LeasedEvent,
   type LeaseParams,
   type LeaseRequestOptions,
   type NackOptions,
   type RequestOptions,
+  type Subscription,
+  type SubscriptionInput,
   type TriggersClient,
   type TriggersClientOptions,
 } from './client.js';
@@ -32,6 +35,22 @@ export {
   TriggersConnectionError,
   ValidationError,
 } from './errors.js';
-export type { components, operations, paths } from './generated/triggers.js';
+export type { components, operations, paths, webhooks } from './generated/triggers.js';
 export { SDK_VERSION } from './generated/version.js';
-export type { Event, EventListParams, EventPage, InboxPage, InboxParams } from './paginate.js';
+export type {
+  DeliveryListParams,
+  DeliveryPage,
+  Event,
+  EventListParams,
+  EventPage,
+  InboxPage,
+  InboxParams,
+  SubscriptionListParams,
+  SubscriptionPage,
+} from './paginate.js';
+export {
+  verifyWebhook,
+  type WebhookEvent,
+  type WebhookHeaders,
+  WebhookVerificationError,
+} from './webhooks.js';

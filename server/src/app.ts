@@ -38,6 +38,10 @@ import { type LoadedSpec, loadSpec } from './spec';
 import { CursorCodec } from './store/cursor';
 import type { EventStore } from './store/event-store';
 import type { KeyStore } from './store/key-store';
+import type { WebhookStore } from './store/webhook-store';
+import { subscriptionsRouter } from './subscriptions/routes';
+import { SubscriptionsService } from './subscriptions/service';
+import { type Resolver, TargetGuard } from './webhooks/target-guard';
 
 const DAY_MS = 24 * 60 * 60 * 1000;
 
@@ -82,6 +86,12 @@ export interface AppDeps {
   shutdown?: AbortSignal;
   /** The long-poll waiters; by default made from the config. Tests pass one to watch it. */
   longPoll?: LongPoll;
+  /** Subscriptions and their delivery records, in the store of `store`. */
+  webhooks: WebhookStore;
+  /** Told when an event was created, so that its webhooks go out at once (webhooks/deliverer.ts). */
+  onEventsCreated?: () => void;
+  /** Resolves webhook target hosts for the SSRF checks; tests inject one to play DNS. */
+  resolver?: Resolver;
 }
 
 /** The Express app: no listen, no environment. Entry points (local.ts) wire it up. */
@@ -95,6 +105,9 @@ export function createApp({
   metrics = noMetrics,
   redocBundlePath,
   shutdown,
+  webhooks,
+  onEventsCreated,
+  resolver,
   longPoll = new LongPoll({
     clock,
     pollIntervalMs: config.longPollIntervalMs ?? DEFAULT_LONG_POLL_INTERVAL_MS,
@@ -109,9 +122,19 @@ export function createApp({
     retentionMs: config.retentionDays * DAY_MS,
     validateEventInput: compileEventInputValidator(spec.document),
     metrics,
-    notifyAvailable: longPoll.notify,
+    notifyAvailable: (tenantId) => {
+      longPoll.notify(tenantId);
+      onEventsCreated?.();
+    },
   });
-  const inbox = new InboxService(store, new CursorCodec(config.cursorSecret), longPoll);
+  const cursors = new CursorCodec(config.cursorSecret);
+  const inbox = new InboxService(store, cursors, longPoll);
+  const subscriptions = new SubscriptionsService({
+    webhooks,
+    clock,
+    cursors,
+    guard: new TargetGuard(config.authMode, resolver),
+  });
   const leases = new LeasesService({
     store,
     clock,
@@ -153,6 +176,7 @@ export function createApp({
   app.use(eventsRouter(events));
   app.use(inboxRouter(inbox));
   app.use(leasesRouter(leases));
+  app.use(subscriptionsRouter(subscriptions));
   app.use(meRouter());
   // No catch-all 404 here: routeGuard has answered every path and method the contract lacks,
   // and every operation of the contract has its handler above.

@@ -16,6 +16,8 @@ export interface BootOptions {
   redocBundlePath?: string;
   /** Aborted on shutdown: waiting long-polls answer at once (see AppDeps.shutdown). */
   shutdown?: AbortSignal;
+  /** Told when events were created (the in-process webhook deliverer). */
+  onEventsCreated?: () => void;
 }
 
 /**
@@ -27,6 +29,8 @@ export async function bootApp(options: BootOptions): Promise<{ app: Express; war
   const app = createApp({
     store: stores.events,
     keys: stores.keys,
+    webhooks: stores.webhooks,
+    onEventsCreated: options.onEventsCreated,
     logger,
     spec,
     metrics: options.metrics,

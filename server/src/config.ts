@@ -57,6 +57,32 @@ function isOrigin(value: string): boolean {
   }
 }
 
+/** DESIGN §11: after the first attempt, retries after 5 s, 5 min, 30 min, 2 h, 5 h, 10 h, 10 h. */
+export const DEFAULT_WEBHOOK_RETRY_SCHEDULE_SECONDS: readonly number[] = [
+  5, 300, 1_800, 7_200, 18_000, 36_000, 36_000,
+];
+
+/** TRIGGERS_WEBHOOK_RETRY_SCHEDULE: seconds before each retry, comma-separated (`5,300,1800`). */
+const retrySchedule = z.pipe(
+  z.optional(z.string()),
+  z.transform((value, ctx): readonly number[] => {
+    if (value === undefined || value.trim() === '') return DEFAULT_WEBHOOK_RETRY_SCHEDULE_SECONDS;
+    const items = value.split(',').map((item) => item.trim());
+    const seconds = items.map(Number);
+    const valid =
+      items.length <= 20 && items.every((item, i) => /^\d+$/.test(item) && (seconds[i] as number) <= 604_800);
+    if (!valid) {
+      ctx.issues.push({
+        code: 'custom',
+        input: value,
+        message: `TRIGGERS_WEBHOOK_RETRY_SCHEDULE must be up to 20 comma-separated whole seconds, each at most 604800 (7 days), such as "5,300,1800"; got "${value}"`,
+      });
+      return z.NEVER;
+    }
+    return seconds;
+  }),
+);
+
 const PROXY_PRESETS = new Set(['loopback', 'linklocal', 'uniquelocal']);
 
 /**
@@ -150,6 +176,10 @@ const EnvSchema = z.object({
     60_000,
     DEFAULT_LONG_POLL_INTERVAL_MS,
   ),
+  TRIGGERS_WEBHOOK_RETRY_SCHEDULE: retrySchedule,
+  TRIGGERS_WEBHOOK_TIMEOUT_MS: integer('TRIGGERS_WEBHOOK_TIMEOUT_MS', 100, 15_000, 15_000),
+  TRIGGERS_WEBHOOK_CONCURRENCY: integer('TRIGGERS_WEBHOOK_CONCURRENCY', 1, 10_000, 200),
+  TRIGGERS_WEBHOOK_CONCURRENCY_PER_TARGET: integer('TRIGGERS_WEBHOOK_CONCURRENCY_PER_TARGET', 1, 1_000, 20),
   LOG_LEVEL: z._default(z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']), 'info'),
 });
 
@@ -199,6 +229,17 @@ export interface Config {
    * announces: leases running out, and events written by other instances.
    */
   longPollIntervalMs: number;
+  /** Webhook delivery (DESIGN §11); see webhooks/deliverer.ts. */
+  webhooks: {
+    /** Seconds before each retry; its length + 1 is the number of attempts. */
+    retryScheduleSeconds: readonly number[];
+    /** An attempt without an answer in this time failed: 15 s (DESIGN §11), or less. */
+    timeoutMs: number;
+    /** Attempts in flight at once, all subscriptions together. */
+    concurrency: number;
+    /** Attempts in flight at once to one subscription: a slow target holds back only itself. */
+    concurrencyPerTarget: number;
+  };
   logLevel: string;
 }
 
@@ -257,6 +298,12 @@ export function readConfig(env: NodeJS.ProcessEnv = process.env): Config {
     maxDeliveries: env_.TRIGGERS_MAX_DELIVERIES,
     maxWaitingPerKey: env_.TRIGGERS_MAX_WAITING_PER_KEY,
     longPollIntervalMs: env_.TRIGGERS_LONG_POLL_INTERVAL_MS,
+    webhooks: {
+      retryScheduleSeconds: env_.TRIGGERS_WEBHOOK_RETRY_SCHEDULE,
+      timeoutMs: env_.TRIGGERS_WEBHOOK_TIMEOUT_MS,
+      concurrency: env_.TRIGGERS_WEBHOOK_CONCURRENCY,
+      concurrencyPerTarget: env_.TRIGGERS_WEBHOOK_CONCURRENCY_PER_TARGET,
+    },
     logLevel: env_.LOG_LEVEL,
   };
 }

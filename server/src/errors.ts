@@ -108,6 +108,28 @@ export class LeaseMismatchError extends AppError {
   }
 }
 
+/** A tenant already has the most subscriptions it may have. */
+export class TooManySubscriptionsError extends AppError {
+  constructor(limit: number) {
+    super(
+      409,
+      'CONFLICT',
+      `A tenant has at most ${limit} subscriptions: delete one you no longer need (DELETE /v1/subscriptions/{id}), or widen one's event_types, before adding another.`,
+      { reason: 'too_many_subscriptions', limit },
+    );
+  }
+}
+
+/** A webhook target the API will not call (SSRF protection in AUTH_MODE=aws). */
+export class TargetNotAllowedError extends AppError {
+  constructor(message: string) {
+    super(400, 'VALIDATION_ERROR', message, {
+      reason: 'target_not_allowed',
+      errors: [{ path: '/body/target_url', message }],
+    });
+  }
+}
+
 /** An extension past the 12 hours one lease may live, counted from when it was taken. */
 export class LeaseTooLongError extends AppError {
   constructor(maxLeasedUntil: string) {

@@ -7,6 +7,7 @@ import { ConfigError, readConfig } from './config';
 import { answerClientErrorsAsJson } from './http/client-error';
 import { loadSpec } from './spec';
 import { openStores } from './store/open-stores';
+import { startDeliverer } from './webhooks/deliverer';
 
 /** How long SIGTERM waits for in-flight requests before cutting connections. */
 const SHUTDOWN_GRACE_MS = 10_000;
@@ -31,13 +32,24 @@ async function main(): Promise<void> {
   // Aborted on SIGTERM before the server closes: long-polling requests answer (with nothing)
   // at once, so shutdown waits for no `wait` to run out and cuts no waiting client.
   const stopping = new AbortController();
+  // Webhooks go out from the durable delivery records, whichever store this server runs on.
+  const spec = loadSpec();
+  const deliverer = startDeliverer({
+    config,
+    webhooks: stores.webhooks,
+    events: stores.events,
+    clock: systemClock,
+    logger,
+    version: spec.document.info.version,
+  });
   // Warmed up before listening: no client request pays for compiling the contract's schemas.
   const { app, warmUp } = await bootApp({
     config,
     stores,
     logger,
-    spec: loadSpec(),
+    spec,
     shutdown: stopping.signal,
+    onEventsCreated: deliverer.notify,
   });
 
   // Slow or stalled clients cannot hold sockets forever, nor send unbounded headers (431).
@@ -82,6 +94,7 @@ async function main(): Promise<void> {
     logger.info({ signal }, 'shutting down: no new connections; finishing in-flight requests');
     stopping.abort();
     closeGracefully(server)
+      .then(() => deliverer.stop())
       .then(() => stores.close())
       .then(() => {
         logger.info('stopped');

@@ -15,6 +15,7 @@ import {
   SINGLE_BODY_LIMIT_BYTES,
 } from '../../server/src/http/json-body';
 import { loadSpec } from '../../server/src/spec';
+import { MAX_SUBSCRIPTIONS_PER_TENANT } from '../../server/src/store/webhook-store';
 import { assertMatchesContract } from '../helpers/contract';
 import {
   ABSENT,
@@ -295,6 +296,8 @@ const model = {
   keys: new Map<string, { hash: string; eventId: string }>(),
   /** Every lease id handed out, in order: stale ones make lease_mismatch cases. */
   leases: [] as string[],
+  /** Subscriptions of the development key's tenant, oldest first. */
+  subscriptions: [] as string[],
 };
 
 function pool(name: string): string[] {
@@ -313,7 +316,7 @@ function pool(name: string): string[] {
   return all.filter((event) => event.status === status).map((event) => event.id);
 }
 
-const PLACEHOLDER = /\{(pending|acked|dead|leased|deleted|known|lease):(\d+)\}/g;
+const PLACEHOLDER = /\{(pending|acked|dead|leased|deleted|known|lease|sub):(\d+)\}/g;
 /** The latest lease of the event named by the request's path (its lease_id, to nack, extend or ack it). */
 const LEASE_OF_PATH = '{lease-of-path}';
 const NEVER_LEASED = 'no-lease-of-this-event';
@@ -324,6 +327,9 @@ const NEVER_LEASED = 'no-lease-of-this-event';
 function resolve(text: string, leaseOfPath = NEVER_LEASED): string {
   return text.replaceAll(LEASE_OF_PATH, leaseOfPath).replace(PLACEHOLDER, (_m, name: string, n: string) => {
     if (name === 'lease') return model.leases[Number(n) % model.leases.length] ?? NEVER_LEASED;
+    if (name === 'sub') {
+      return model.subscriptions[Number(n) % model.subscriptions.length] ?? `sub_${n.padStart(32, '0')}`;
+    }
     const ids = pool(name);
     return ids[Number(n) % ids.length] ?? `00000000-0000-4000-8000-${n.padStart(12, '0')}`;
   });
@@ -810,6 +816,45 @@ function refused(verdict: { code: string; details?: Record<string, unknown> }, w
       };
 }
 
+/** Known subscriptions mostly, and ids no subscription has. */
+const subscriptionReference: fc.Arbitrary<string> = fc.oneof(
+  { weight: 4, arbitrary: fc.nat(9999).map((n) => `{sub:${n}}`) },
+  { weight: 1, arbitrary: fc.stringMatching(/^sub_[0-9a-f]{32}$/) },
+);
+
+/** What the server checks of a subscription beyond the schema (subscriptions/service.ts). */
+function expectSubscribe(sent: Sent): Expected & { learn?: Learn } {
+  const input = bodyOf(sent) as { target_url: string; event_types?: string[]; sources?: string[] };
+  let url: URL | undefined;
+  try {
+    url = new URL(input.target_url);
+  } catch {
+    return invalid('target_url is not a URL');
+  }
+  if (url.username || url.password) return invalid('target_url carries credentials');
+  const badPattern = (input.event_types ?? []).some((raw) => {
+    const pattern = raw.trim();
+    const star = pattern.indexOf('*');
+    return star !== -1 && !(star === pattern.length - 1 && pattern.endsWith('.*') && pattern.length > 2);
+  });
+  if (badPattern) return invalid('a "*" that is not a trailing ".*"');
+  if (model.subscriptions.length >= MAX_SUBSCRIPTIONS_PER_TENANT) {
+    return { status: 409, code: 'CONFLICT', why: 'the tenant has the most subscriptions it may have' };
+  }
+  return {
+    status: 201,
+    why: 'a new subscription',
+    verify: (res) => {
+      expect(res.body.target_url).toBe(input.target_url);
+      expect(res.body.event_types).toEqual([...new Set((input.event_types ?? []).map((v) => v.trim()))]);
+      expect(res.headers.location).toBe(`/v1/subscriptions/${res.body.subscription_id}`);
+    },
+    learn: (res) => {
+      if (res.status === 201) model.subscriptions.push(res.body.subscription_id as string);
+    },
+  };
+}
+
 const PLANS: Record<string, Plan> = {
   getHealth: {
     runs: 40,
@@ -1220,6 +1265,73 @@ const PLANS: Record<string, Plan> = {
       },
     },
     expect: (sent) => expectListing(sent, listMatching),
+  },
+  createSubscription: {
+    runs: 80,
+    refine: {
+      body: {
+        '/target_url': fc.constantFrom('https://hooks.example.com/in', 'http://127.0.0.1:9/hooks'),
+        '/event_types/*': fc.constantFrom('order.*', 'order.created', 'user.signup', ' billing '),
+      },
+    },
+    expect: expectSubscribe,
+  },
+  listSubscriptions: {
+    runs: 40,
+    refine: {
+      query: {
+        '/limit': fc.integer({ min: 1, max: 100 }),
+        '/cursor': fc.oneof(
+          { weight: 4, arbitrary: fc.constant(ABSENT) },
+          { weight: 1, arbitrary: fc.string({ minLength: 1, maxLength: 64 }) },
+        ),
+      },
+    },
+    expect: (sent) => {
+      if (sent.query.cursor !== undefined) {
+        return { status: 400, code: 'INVALID_CURSOR', why: 'a cursor this server did not issue' };
+      }
+      const limit = (sent.query.limit as number | undefined) ?? 50;
+      return {
+        status: 200,
+        why: 'the tenant’s subscriptions, newest first',
+        verify: (res) =>
+          expect(
+            res.body.subscriptions.map((sub: { subscription_id: string }) => sub.subscription_id),
+          ).toEqual([...model.subscriptions].reverse().slice(0, limit)),
+      };
+    },
+  },
+  getSubscription: {
+    runs: 40,
+    refine: { path: { '/subscription_id': subscriptionReference } },
+    expect: (sent) =>
+      model.subscriptions.includes(sent.path.subscription_id as string)
+        ? { status: 200, why: 'a subscription of the tenant' }
+        : { status: 404, code: 'NOT_FOUND', why: 'no such subscription in the tenant' },
+  },
+  listDeliveries: {
+    runs: 30,
+    refine: {
+      path: { '/subscription_id': subscriptionReference },
+      query: { '/cursor': fc.constant(ABSENT) },
+    },
+    expect: (sent) =>
+      model.subscriptions.includes(sent.path.subscription_id as string)
+        ? { status: 200, why: 'no deliverer runs here: an empty log' }
+        : { status: 404, code: 'NOT_FOUND', why: 'no such subscription in the tenant' },
+  },
+  deleteSubscription: {
+    runs: 30,
+    refine: { path: { '/subscription_id': subscriptionReference } },
+    expect: (sent) => ({
+      status: 204,
+      why: 'delete is idempotent',
+      learn: (res) => {
+        if (res.status !== 204) return;
+        model.subscriptions = model.subscriptions.filter((id) => id !== sent.path.subscription_id);
+      },
+    }),
   },
   listInbox: {
     runs: 170,

@@ -5,7 +5,7 @@ import path from 'node:path';
 import { ScanCommand } from '@aws-sdk/lib-dynamodb';
 import type { Express } from 'express';
 import pino, { type Logger } from 'pino';
-import { type AppConfig, createApp } from '../../server/src/app';
+import { type AppConfig, type AppDeps, createApp } from '../../server/src/app';
 import { issueApiKey } from '../../server/src/auth/api-keys';
 import { DEFAULT_LONG_POLL_INTERVAL_MS, DEFAULT_MAX_WAITING_PER_KEY } from '../../server/src/config';
 import { LongPoll } from '../../server/src/long-poll';
@@ -19,6 +19,8 @@ import type { KeyStore, Scope } from '../../server/src/store/key-store';
 import { SqliteKeyStore } from '../../server/src/store/sqlite/api-key-store';
 import { openSqliteDatabase } from '../../server/src/store/sqlite/database';
 import { SqliteEventStore } from '../../server/src/store/sqlite/event-store';
+import { SqliteWebhookStore } from '../../server/src/store/sqlite/webhook-store';
+import type { WebhookStore } from '../../server/src/store/webhook-store';
 import { FakeClock } from './fake-clock';
 
 export const DEV_KEY = 'test-api-key-12345';
@@ -33,6 +35,8 @@ export interface TestApp {
   app: Express;
   store: EventStore;
   keys: KeyStore;
+  /** Subscriptions and delivery records, on the same store. */
+  webhooks: WebhookStore;
   clock: FakeClock;
   /** The app's long-poll waiters, to see when a request is waiting. */
   longPoll: LongPoll;
@@ -52,6 +56,7 @@ export interface TestApp {
 interface Backend {
   store: EventStore;
   keys: KeyStore;
+  webhooks: WebhookStore;
   countEvents(tenant: string): Promise<number>;
   breakStore(): Promise<void>;
   close(): Promise<void>;
@@ -60,8 +65,10 @@ interface Backend {
 function sqliteBackend(file: string, clock: FakeClock): Backend {
   const db = openSqliteDatabase(file);
   const store = new SqliteEventStore(db, { clock: clock.read, sweepIntervalMs: 0 });
+  const webhooks = new SqliteWebhookStore(db, { clock: clock.read });
   return {
     store,
+    webhooks,
     keys: new SqliteKeyStore(db),
     async countEvents(tenant) {
       return (db.prepare('SELECT COUNT(*) AS n FROM events WHERE tenant_id = ?').get(tenant) as { n: number })
@@ -72,6 +79,7 @@ function sqliteBackend(file: string, clock: FakeClock): Backend {
     },
     async close() {
       await store.close();
+      await webhooks.close();
       if (db.open) db.close();
     },
   };
@@ -87,6 +95,8 @@ async function dynamoBackend(clock: FakeClock): Promise<Backend> {
   return {
     store: new DynamoEventStore({ client: clients.documents, tableName: names.events, clock: clock.read }),
     keys: new DynamoKeyStore(clients.documents, names.keys),
+    // TEMPORARY (branch wh only): replaced by the DynamoDB webhook store from wt-dyn.
+    webhooks: undefined as unknown as WebhookStore,
     async countEvents(tenant) {
       let count = 0;
       let start: Record<string, unknown> | undefined;
@@ -123,6 +133,7 @@ async function dynamoBackend(clock: FakeClock): Promise<Backend> {
 export async function createTestApp(
   overrides: Partial<AppConfig> = {},
   logger: Logger = pino({ level: 'silent' }),
+  options: Pick<AppDeps, 'resolver' | 'onEventsCreated'> = {},
 ): Promise<TestApp> {
   const dir = mkdtempSync(path.join(tmpdir(), 'triggers-test-'));
   const file = path.join(dir, 'triggers.db');
@@ -137,6 +148,8 @@ export async function createTestApp(
   const app = createApp({
     store: backend.store,
     keys: backend.keys,
+    webhooks: backend.webhooks,
+    ...options,
     clock: clock.read,
     spec,
     logger,
@@ -155,6 +168,7 @@ export async function createTestApp(
     app,
     store: backend.store,
     keys: backend.keys,
+    webhooks: backend.webhooks,
     clock,
     longPoll,
     shutdown,

@@ -20,6 +20,7 @@ import { systemClock } from '../../server/src/clock';
 import { SqliteKeyStore } from '../../server/src/store/sqlite/api-key-store';
 import { openSqliteDatabase, type SqliteDatabase } from '../../server/src/store/sqlite/database';
 import { SqliteEventStore } from '../../server/src/store/sqlite/event-store';
+import { SqliteWebhookStore } from '../../server/src/store/sqlite/webhook-store';
 import {
   ensureServerBuilt,
   isRunning,
@@ -306,6 +307,7 @@ describe('The SQLite store when the disk is full', () => {
     const app = createApp({
       store,
       keys: new SqliteKeyStore(db),
+      webhooks: new SqliteWebhookStore(db, { clock: systemClock }),
       logger: pino({ level: 'silent' }),
       config: {
         authMode: 'local',

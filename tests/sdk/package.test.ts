@@ -1,4 +1,5 @@
 import { execFile } from 'node:child_process';
+import { createHmac, randomBytes } from 'node:crypto';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -93,16 +94,39 @@ export async function main(baseUrl: string): Promise<string> {
 }
 `;
 
+/** A webhook request signed by hand, as the API signs it (HMAC-SHA256 over id.timestamp.body). */
+function signedWebhook(body: string) {
+  const secret = `whsec_${randomBytes(32).toString('base64')}`;
+  const id = 'evt_1';
+  const timestamp = String(Math.floor(Date.now() / 1000));
+  const key = Buffer.from(secret.slice('whsec_'.length), 'base64');
+  const signature = `v1,${createHmac('sha256', key).update(`${id}.${timestamp}.${body}`).digest('base64')}`;
+  return {
+    secret,
+    body,
+    headers: { 'webhook-id': id, 'webhook-timestamp': timestamp, 'webhook-signature': signature },
+  };
+}
+
 /** The same run from `import` and from `require`: create, find in the inbox, ack, ack again. */
 function smokeScript(format: 'esm' | 'cjs'): string {
   const load =
     format === 'esm'
-      ? `import { ConflictError, createTriggersClient, SDK_VERSION } from '@triggers-api/sdk';\nconst resolved = import.meta.resolve('@triggers-api/sdk');`
-      : `const { ConflictError, createTriggersClient, SDK_VERSION } = require('@triggers-api/sdk');\nconst resolved = require.resolve('@triggers-api/sdk');`;
+      ? `import { ConflictError, createTriggersClient, SDK_VERSION, verifyWebhook, WebhookVerificationError } from '@triggers-api/sdk';\nconst resolved = import.meta.resolve('@triggers-api/sdk');`
+      : `const { ConflictError, createTriggersClient, SDK_VERSION, verifyWebhook, WebhookVerificationError } = require('@triggers-api/sdk');\nconst resolved = require.resolve('@triggers-api/sdk');`;
   return `${load}
 
 async function main() {
-  const [baseUrl, tag] = process.argv.slice(2);
+  const [baseUrl, tag, webhookJson] = process.argv.slice(2);
+  // verifyWebhook runs its dependency (standardwebhooks): a good request, then a tampered one.
+  const webhook = JSON.parse(webhookJson);
+  const verified = verifyWebhook(webhook.secret, webhook.headers, webhook.body);
+  let tampered;
+  try {
+    verifyWebhook(webhook.secret, webhook.headers, webhook.body.replace('1', '2'));
+  } catch (error) {
+    tampered = error;
+  }
   const triggers = createTriggersClient({ baseUrl, apiKey: '${API_KEY}' });
   const created = await triggers.events.create({ source: 'package-test', event_type: tag, payload: { tag, n: 1 } });
   let found;
@@ -124,6 +148,8 @@ async function main() {
     conflictIsConflictError: conflict instanceof ConflictError,
     conflictCode: conflict && conflict.code,
     conflictName: conflict && conflict.name,
+    verifiedTag: verified.tag,
+    tamperedIsVerificationError: tampered instanceof WebhookVerificationError,
   }));
 }
 
@@ -272,6 +298,8 @@ describe('The packed @triggers-api/sdk', () => {
     // Assess: the examples ran to their end, the lease example and the consumer included
     expect(stdout).toMatch(/handling [0-9a-f-]{36}/);
     expect(stdout).toMatch(/stopped: every event it held is acked or given back\n/);
+    // The Webhooks example subscribed, and unsubscribed again before later examples created events
+    expect(stdout).toMatch(/^sub_[0-9a-f]{32} active$/m);
     // Nothing failed on the way: no nack of the lease example, no error of the consumer
     expect(stderr).not.toMatch(/failed; trying again|Triggers consume/);
   }, 60_000);
@@ -280,14 +308,15 @@ describe('The packed @triggers-api/sdk', () => {
     ['esm', 'smoke.mjs', /node_modules\/@triggers-api\/sdk\/dist\/esm\/index\.js$/],
     ['cjs', 'smoke.cjs', /node_modules\/@triggers-api\/sdk\/dist\/cjs\/index\.js$/],
   ] as const)(
-    'creates, iterates and acks against the live server from %s, with typed errors',
+    'creates, iterates and acks against the live server from %s, with typed errors, and verifies a webhook',
     async (format, file, entry) => {
       // Prepare
       writeFileSync(path.join(consumer, file), smokeScript(format));
       const tag = `package.${format}`;
+      const webhook = signedWebhook(JSON.stringify({ event_id: 'evt_1', tag }));
 
       // Act
-      const { stdout } = await run(process.execPath, [file, server.baseUrl, tag], {
+      const { stdout } = await run(process.execPath, [file, server.baseUrl, tag, JSON.stringify(webhook)], {
         cwd: consumer,
         timeout: 30_000,
       });
@@ -305,6 +334,8 @@ describe('The packed @triggers-api/sdk', () => {
         conflictIsConflictError: true,
         conflictCode: 'CONFLICT',
         conflictName: 'ConflictError',
+        verifiedTag: tag,
+        tamperedIsVerificationError: true,
       });
     },
   );

@@ -28,6 +28,12 @@ describe('readConfig', () => {
       maxDeliveries: 5,
       maxWaitingPerKey: 10,
       longPollIntervalMs: 1_000,
+      webhooks: {
+        retryScheduleSeconds: [5, 300, 1_800, 7_200, 18_000, 36_000, 36_000],
+        timeoutMs: 15_000,
+        concurrency: 200,
+        concurrencyPerTarget: 20,
+      },
       logLevel: 'info',
     });
   });
@@ -54,6 +60,10 @@ describe('readConfig', () => {
       TRIGGERS_MAX_DELIVERIES: '1000',
       TRIGGERS_MAX_WAITING_PER_KEY: '50',
       TRIGGERS_LONG_POLL_INTERVAL_MS: '250',
+      TRIGGERS_WEBHOOK_RETRY_SCHEDULE: '1, 60,3600',
+      TRIGGERS_WEBHOOK_TIMEOUT_MS: '2000',
+      TRIGGERS_WEBHOOK_CONCURRENCY: '10',
+      TRIGGERS_WEBHOOK_CONCURRENCY_PER_TARGET: '3',
       LOG_LEVEL: 'debug',
     });
     expect(config).toMatchObject({
@@ -75,6 +85,12 @@ describe('readConfig', () => {
       maxDeliveries: 1000,
       maxWaitingPerKey: 50,
       longPollIntervalMs: 250,
+      webhooks: {
+        retryScheduleSeconds: [1, 60, 3_600],
+        timeoutMs: 2_000,
+        concurrency: 10,
+        concurrencyPerTarget: 3,
+      },
       logLevel: 'debug',
     });
   });
@@ -89,6 +105,25 @@ describe('readConfig', () => {
     );
     expect(() => readConfig({ TRIGGERS_LONG_POLL_INTERVAL_MS: '5' })).toThrow(
       /TRIGGERS_LONG_POLL_INTERVAL_MS must be an integer from 10 to 60000/,
+    );
+  });
+
+  it('refuses a webhook retry schedule that is not whole seconds, and a timeout over 15 s', () => {
+    for (const bad of [
+      '5,x',
+      '5,,10',
+      '-1',
+      '1.5',
+      '604801',
+      Array.from({ length: 21 }, () => '1').join(','),
+    ]) {
+      expect(() => readConfig({ TRIGGERS_WEBHOOK_RETRY_SCHEDULE: bad })).toThrow(
+        /TRIGGERS_WEBHOOK_RETRY_SCHEDULE must be up to 20 comma-separated whole seconds/,
+      );
+    }
+    expect(readConfig({ TRIGGERS_WEBHOOK_RETRY_SCHEDULE: '0' }).webhooks.retryScheduleSeconds).toEqual([0]);
+    expect(() => readConfig({ TRIGGERS_WEBHOOK_TIMEOUT_MS: '15001' })).toThrow(
+      /TRIGGERS_WEBHOOK_TIMEOUT_MS must be an integer from 100 to 15000/,
     );
   });
 

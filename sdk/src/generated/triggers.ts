@@ -724,7 +724,7 @@ export interface components {
         SubscriptionInput: {
             /**
              * Format: uri
-             * @description `http(s)` URL the webhooks are POSTed to; `https` only with `AUTH_MODE=aws`.
+             * @description `http(s)` URL the webhooks are POSTed to, in printable ASCII (percent-encode anything else, as RFC 3986 asks); `https` only with `AUTH_MODE=aws`.
              */
             target_url: string;
             /** @description Only events of these types; absent or empty means every type. */

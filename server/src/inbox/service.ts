@@ -112,7 +112,7 @@ function waitOf(given: number | undefined): number {
   return wait;
 }
 
-function pageLimit(given: number | undefined): number {
+export function pageLimit(given: number | undefined): number {
   const limit = given ?? DEFAULT_PAGE_SIZE;
   // The validator coerces `limit=Infinity` to a number that passes its range check.
   if (!Number.isSafeInteger(limit) || limit < 1 || limit > MAX_PAGE_SIZE) {

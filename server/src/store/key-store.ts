@@ -1,7 +1,12 @@
 /** The API key storage port. Only a SHA-256 hash of each key's secret is ever stored. */
 
-export type Scope = 'events:write' | 'events:read' | 'events:ack';
-export const ALL_SCOPES: readonly Scope[] = ['events:write', 'events:read', 'events:ack'];
+export type Scope = 'events:write' | 'events:read' | 'events:ack' | 'subscriptions:manage';
+export const ALL_SCOPES: readonly Scope[] = [
+  'events:write',
+  'events:read',
+  'events:ack',
+  'subscriptions:manage',
+];
 
 /**
  * Tenant ids are joined with `#` into store keys (`{tenant}#{event_id}` in DynamoDB), so they

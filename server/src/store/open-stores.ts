@@ -4,11 +4,14 @@ import { openDynamoStores } from './dynamodb/open';
 import type { EventStore } from './event-store';
 import type { KeyStore } from './key-store';
 import { openSqliteStores, type SqliteOpenOptions } from './sqlite/open';
+import type { WebhookStore } from './webhook-store';
 
 /** The configured store, opened: what the server, the Lambda and the keys CLI work on. */
 export interface OpenedStores {
   events: EventStore;
   keys: KeyStore;
+  /** Subscriptions and webhook deliveries, beside the events. */
+  webhooks: WebhookStore;
   /**
    * The HMAC key of inbox cursors: TRIGGERS_CURSOR_SECRET, else one generated once and kept
    * in the store, so cursors survive restarts and work on every instance.

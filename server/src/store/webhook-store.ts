@@ -142,6 +142,8 @@ export interface WebhookStore {
   ): Promise<AttemptPage>;
   /** The earliest nextAttemptAt of any delivery record, for the deliverer's next wake-up. */
   nextDueAt(): Promise<number | undefined>;
+  /** Finishes pending writes. */
+  close(): Promise<void>;
 }
 
 /** Does the subscription want this event? Prefix patterns end in `.*`. */

@@ -21,6 +21,9 @@ export function openDynamoStores(config: DynamoStoreConfig, clock: Clock) {
   return {
     events: new DynamoEventStore({ client: clients.documents, tableName: tables.events, clock }),
     keys: new DynamoKeyStore(clients.documents, tables.keys),
+    // TEMPORARY (branch wh only): the DynamoDB webhook store is being written on wt-dyn and
+    // replaces this before anything reaches main.
+    webhooks: undefined as unknown as import('../webhook-store').WebhookStore,
     async cursorSecret() {
       if (config.cursorSecret !== undefined) return config.cursorSecret;
       return withDynamoFaults(() =>

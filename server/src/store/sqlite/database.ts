@@ -88,6 +88,57 @@ export const MIGRATIONS: readonly string[] = [
     WHERE status = 'acknowledged';
   CREATE INDEX events_dead ON events (tenant_id, created_at, event_id) WHERE status = 'dead';
   `,
+  // Subscriptions and webhook delivery (DESIGN §11).
+  `
+  CREATE TABLE subscriptions (
+    tenant_id       TEXT    NOT NULL,
+    subscription_id TEXT    NOT NULL,
+    target_url      TEXT    NOT NULL,
+    event_types     TEXT    NOT NULL,
+    sources         TEXT    NOT NULL,
+    description     TEXT,
+    status          TEXT    NOT NULL,
+    disabled_reason TEXT,
+    secret          TEXT    NOT NULL,
+    created_at      INTEGER NOT NULL,
+    failing_since   INTEGER,
+    PRIMARY KEY (tenant_id, subscription_id)
+  );
+  CREATE INDEX subscriptions_by_time ON subscriptions (tenant_id, created_at, subscription_id);
+  -- What an insert reads to find who wants the event: the tenant's active subscriptions.
+  CREATE INDEX subscriptions_active ON subscriptions (tenant_id) WHERE status = 'active';
+
+  -- One row per event still to be delivered to one subscription, written in the event's own
+  -- transaction. next_attempt_at is when it is due, and while claimed when the claim runs
+  -- out: a deliverer that dies leaves it due again, with no sweep.
+  CREATE TABLE deliveries (
+    tenant_id       TEXT    NOT NULL,
+    subscription_id TEXT    NOT NULL,
+    event_id        TEXT    NOT NULL,
+    attempts        INTEGER NOT NULL,
+    next_attempt_at INTEGER NOT NULL,
+    claim_id        TEXT,
+    PRIMARY KEY (tenant_id, subscription_id, event_id)
+  );
+  CREATE INDEX deliveries_due ON deliveries (next_attempt_at);
+
+  CREATE TABLE delivery_attempts (
+    seq             INTEGER PRIMARY KEY AUTOINCREMENT,
+    tenant_id       TEXT    NOT NULL,
+    subscription_id TEXT    NOT NULL,
+    event_id        TEXT    NOT NULL,
+    attempt         INTEGER NOT NULL,
+    attempted_at    INTEGER NOT NULL,
+    status_code     INTEGER,
+    duration_ms     INTEGER NOT NULL,
+    error           TEXT,
+    outcome         TEXT    NOT NULL,
+    next_attempt_at INTEGER,
+    expires_at      INTEGER NOT NULL
+  );
+  CREATE INDEX delivery_attempts_log ON delivery_attempts (tenant_id, subscription_id, attempted_at, seq);
+  CREATE INDEX delivery_attempts_expiry ON delivery_attempts (expires_at);
+  `,
 ];
 
 export const SCHEMA_VERSION = MIGRATIONS.length;

@@ -18,11 +18,13 @@ import {
   type ListPendingResult,
   MAX_LEASE_MS,
   type NackOutcome,
+  type NewEvent,
   type NotPending,
   type Priority,
   type RedeliverOutcome,
   type StoredEvent,
 } from '../event-store';
+import { subscriptionMatches } from '../webhook-store';
 import type { SqliteDatabase } from './database';
 import { withSqliteFaults } from './errors';
 import { GroupCommit } from './group-commit';
@@ -44,6 +46,13 @@ interface EventRow {
   leased_until: number | null;
   lease_started_at: number | null;
   available_at: number;
+}
+
+interface SubscriptionMatchRow {
+  subscription_id: string;
+  /** JSON arrays. */
+  event_types: string;
+  sources: string;
 }
 
 interface IdempotencyRow {
@@ -130,6 +139,7 @@ export class SqliteEventStore implements EventStore {
           metadata: JSON.stringify(event.metadata),
           expires_at: event.expiresAt,
         });
+        this.recordDeliveries(event);
         return {
           kind: 'created',
           event: {
@@ -375,14 +385,15 @@ export class SqliteEventStore implements EventStore {
     });
   }
 
-  /** Deletes one small batch of expired events and idempotency records; returns the count. */
+  /** Deletes one small batch of expired events, idempotency records and delivery log lines. */
   sweepExpired(): Promise<number> {
     return withSqliteFaults(() =>
       this.writes.run(() => {
         const now = this.clock();
         return (
           this.sql.sweepEvents.run(now, this.sweepBatchSize).changes +
-          this.sql.sweepKeys.run(now, this.sweepBatchSize).changes
+          this.sql.sweepKeys.run(now, this.sweepBatchSize).changes +
+          this.sql.sweepAttempts.run(now, this.sweepBatchSize).changes
         );
       }),
     );
@@ -391,6 +402,16 @@ export class SqliteEventStore implements EventStore {
   async close(): Promise<void> {
     if (this.sweeper) clearInterval(this.sweeper);
     await this.writes.drain();
+  }
+
+  /** One delivery record per active subscription that wants the event, in the event's transaction. */
+  private recordDeliveries(event: NewEvent): void {
+    const subscriptions = this.sql.activeSubscriptions.all(event.tenantId) as SubscriptionMatchRow[];
+    for (const row of subscriptions) {
+      const wanted = { eventTypes: JSON.parse(row.event_types), sources: JSON.parse(row.sources) };
+      if (!subscriptionMatches(wanted, event)) continue;
+      this.sql.insertDelivery.run(event.tenantId, row.subscription_id, event.eventId, event.createdAt);
+    }
   }
 
   private readRow(tenantId: string, eventId: string, now: number): EventRow | undefined {
@@ -531,6 +552,18 @@ function prepareStatements(db: SqliteDatabase) {
     sweepKeys: db.prepare(
       `DELETE FROM idempotency_keys WHERE rowid IN
          (SELECT rowid FROM idempotency_keys WHERE expires_at <= ? ORDER BY expires_at LIMIT ?)`,
+    ),
+    sweepAttempts: db.prepare(
+      `DELETE FROM delivery_attempts WHERE rowid IN
+         (SELECT rowid FROM delivery_attempts WHERE expires_at <= ? ORDER BY expires_at LIMIT ?)`,
+    ),
+    activeSubscriptions: db.prepare(
+      `SELECT subscription_id, event_types, sources FROM subscriptions
+       WHERE tenant_id = ? AND status = 'active'`,
+    ),
+    insertDelivery: db.prepare(
+      `INSERT INTO deliveries (tenant_id, subscription_id, event_id, attempts, next_attempt_at)
+       VALUES (?, ?, ?, 0, ?)`,
     ),
     ping: db.prepare('SELECT 1'),
   };

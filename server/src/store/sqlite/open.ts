@@ -5,6 +5,7 @@ import { SqliteKeyStore } from './api-key-store';
 import { startBackgroundCheckpoints } from './checkpointer';
 import { getOrCreateSetting, openSqliteDatabase } from './database';
 import { SqliteEventStore } from './event-store';
+import { SqliteWebhookStore } from './webhook-store';
 
 export type SqliteStoreConfig = Pick<Config, 'sqlitePath' | 'cursorSecret'>;
 
@@ -29,8 +30,10 @@ export function openSqliteStores(config: SqliteStoreConfig, clock: Clock, option
       ? startBackgroundCheckpoints(db, options.backgroundCheckpoints)
       : undefined;
   const events = new SqliteEventStore(db, { clock });
+  const webhooks = new SqliteWebhookStore(db, { clock });
   return {
     events,
+    webhooks,
     keys: new SqliteKeyStore(db),
     async cursorSecret() {
       return config.cursorSecret ?? getOrCreateSetting(db, 'cursor_secret', newCursorSecret);
@@ -38,6 +41,7 @@ export function openSqliteStores(config: SqliteStoreConfig, clock: Clock, option
     location: config.sqlitePath,
     async close() {
       await events.close();
+      await webhooks.close();
       await checkpoints?.close();
       db.close();
     },
