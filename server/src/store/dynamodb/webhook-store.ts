@@ -340,6 +340,10 @@ export class DynamoWebhookStore implements WebhookStore {
     });
   }
 
+  async close(): Promise<void> {
+    // The client belongs to whoever made it; every write resolved once DynamoDB had it.
+  }
+
   private async readSubscription(
     tenantId: string,
     subscriptionId: string,
