@@ -291,6 +291,24 @@ export function describeWebhookStore(name: string, makeStores: () => Promise<Web
         );
       });
 
+      it('matches subscriptions with the most and the longest patterns the contract allows', async () => {
+        // Prepare: 20 types and 20 sources of up to 128 characters, mostly of 3 UTF-8 bytes.
+        const long = (stem: string, i: number) => `${stem}${i}-`.padEnd(126, '€');
+        const eventTypes = Array.from({ length: 20 }, (_, i) => `${long('type', i)}.*`);
+        const sources = Array.from({ length: 20 }, (_, i) => long('source', i));
+        const large = await subscribed({ eventTypes, sources });
+        const small = await subscribed({ sources: [sources[3] as string] });
+        // Act
+        const both = await publish({ source: sources[3], eventType: `${long('type', 7)}.x` });
+        const smallOnly = await publish({ source: sources[3], eventType: 'order.created' });
+        await publish({ source: 'billing', eventType: `${long('type', 7)}.x` });
+        // Assess
+        expect(await s.webhooks.getSubscription('tenant-a', large.subscriptionId)).toEqual(large);
+        expect(pairs(await claim())).toEqual(
+          [pair(large, both), pair(small, both), pair(small, smallOnly)].sort(),
+        );
+      });
+
       it("writes none for another tenant's subscriptions, nor for events created before a subscription", async () => {
         // Prepare
         await publish();
