@@ -23,6 +23,8 @@ module.exports = {
         '<rootDir>/tests/cli/',
         '<rootDir>/tests/server/http-process.test.ts',
         '<rootDir>/tests/sdk/e2e.test.ts',
+        // The Zapier integration against a listening server (and a webhook receiver).
+        '<rootDir>/tests/zapier/',
         // A worker process killed with kill -9.
         '<rootDir>/tests/sdk/consume-e2e.test.ts',
         // DynamoDB Local (Java), the esbuild bundle, CDK synthesis, npm pack.

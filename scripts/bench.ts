@@ -34,6 +34,13 @@ import {
   startServer,
 } from '../tests/helpers/server-process';
 import { type CycleResult, leaseAckCycles, longPollWake } from './bench-leases';
+import {
+  ingestToReceiverLatency,
+  measureDrain,
+  seedDeliveryBacklog,
+  startBenchReceiver,
+  subscribeNonMatching,
+} from './bench-webhooks';
 
 const ROOT = path.resolve(__dirname, '..');
 const API_KEY = 'test-api-key-12345';
@@ -53,6 +60,9 @@ const ACK_POOL = QUICK ? 40_000 : 150_000;
 /** Pending events for the lease-10 + ack-10 workers: more than they drain in every round. */
 const LEASE_POOL = QUICK ? 30_000 : 200_000;
 const WAKE_SAMPLES = QUICK ? 50 : 200;
+/** Due deliveries seeded for the deliverer to drain into a local receiver. */
+const WEBHOOK_BACKLOG = QUICK ? 5_000 : 20_000;
+const LATENCY_SECONDS = QUICK ? 5 : 15;
 const SEED_BATCH = 500;
 /** Inbox stores hold 256-byte payloads: 1,000,000 of 1 KB would be a 1.2 GB file to seed. */
 const INBOX_PAYLOAD_JSON = JSON.stringify({ data: 'x'.repeat(256 - '{"data":""}'.length) });
@@ -363,6 +373,11 @@ async function main(): Promise<void> {
       TRIGGERS_SQLITE_PATH: path.join(tmp, 'wake.sqlite'),
     });
     servers.push(waking.server);
+    const subscribed = await startReal('triggers (sqlite, 10 subscriptions)', {
+      TRIGGERS_SQLITE_PATH: path.join(tmp, 'subscribed.sqlite'),
+    });
+    servers.push(subscribed.server);
+    await subscribeNonMatching(subscribed.target.baseUrl, 10);
 
     const ackCursor = { next: 0 };
     const ackIds = ackSeed.ids;
@@ -376,6 +391,7 @@ async function main(): Promise<void> {
       ingest('ingest 1 KB, 50 conn', bare),
       ingest('ingest 1 KB, 50 conn', express),
       ingest('ingest 1 KB, 50 conn', real.target),
+      ingest('ingest 1 KB, 50 conn', subscribed.target),
       ingest('ingest 64 KB, 16 conn', bare, INGEST_64KB_BODY, 16),
       ingest('ingest 64 KB, 16 conn', express, INGEST_64KB_BODY, 16),
       ingest('ingest 64 KB, 16 conn', real.target, INGEST_64KB_BODY, 16),
@@ -462,6 +478,35 @@ async function main(): Promise<void> {
       `long-poll wake (ingest sent -> waiting lease answered), ${wake.samples} samples: p50 ${wake.p50} ms, p99 ${wake.p99} ms, max ${wake.max} ms, missed ${wake.missed}`,
     );
 
+    // Webhooks: a backlog of due deliveries drained into a receiver in this process (nothing
+    // else runs meanwhile), then the ingest -> receiver latency at a steady 200 events/s.
+    const receiver = await startBenchReceiver();
+    const backlogDb = path.join(tmp, 'webhooks.sqlite');
+    const seedStarted = performance.now();
+    await seedDeliveryBacklog(backlogDb, WEBHOOK_BACKLOG, receiver.url);
+    console.log(
+      `seeded ${WEBHOOK_BACKLOG} due deliveries in ${Math.round(performance.now() - seedStarted)} ms`,
+    );
+    const delivering = await startReal('triggers (sqlite, webhooks)', { TRIGGERS_SQLITE_PATH: backlogDb });
+    servers.push(delivering.server);
+    const drain = await measureDrain(receiver, WEBHOOK_BACKLOG, 120_000);
+    console.log(
+      `webhook backlog: ${drain.deliveries} delivered in ${drain.seconds} s = ${drain.perSecond} deliveries/s (duplicates ${drain.duplicates})`,
+    );
+    await killServer(delivering.server);
+    const latencyReceiver = await startBenchReceiver();
+    const latency = await ingestToReceiverLatency(
+      waking.target.baseUrl,
+      latencyReceiver,
+      200,
+      LATENCY_SECONDS,
+    );
+    console.log(
+      `ingest -> receiver at ${latency.rate} events/s, ${latency.samples} samples: p50 ${latency.p50} ms, p99 ${latency.p99} ms, max ${latency.max} ms, missed ${latency.missed}`,
+    );
+    await receiver.close();
+    await latencyReceiver.close();
+
     const rows = scenarios.map((scenario) => {
       const list = rounds.get(scenario) ?? [];
       return {
@@ -494,6 +539,7 @@ async function main(): Promise<void> {
       ack: against(rpsOf('ack distinct, 50 conn', real.target), 'ingest 1 KB, 50 conn'),
       mix: against(rpsOf('mix 70/20/10, 50 conn', real.target), 'ingest 1 KB, 50 conn'),
       leaseAckOverIngest: ratio(median(cycles.map((c) => c.eventsPerSecond)), ingestRps),
+      ingestWith10SubscriptionsOverNone: ratio(rpsOf('ingest 1 KB, 50 conn', subscribed.target), ingestRps),
       inboxLargeOverSmallP99: ratio(
         inboxP99(`inbox page 100 of ${INBOX_LARGE}, 10 conn`),
         inboxP99(`inbox page 100 of ${INBOX_SMALL}, 10 conn`),
@@ -544,6 +590,9 @@ async function main(): Promise<void> {
     console.log(
       `lease 10 + ack 10: ${median(cycles.map((c) => c.eventsPerSecond))} events/s, ${ratios.leaseAckOverIngest} of our 1 KB ingest rate (goal >= 0.5); long-poll wake p50 ${wake.p50} ms, p99 ${wake.p99} ms (goal p99 <= 50 ms)`,
     );
+    console.log(
+      `webhooks: ${drain.perSecond} deliveries/s draining ${drain.deliveries} (goal >= 1000); ingest -> receiver at 200 events/s p50 ${latency.p50} ms, p99 ${latency.p99} ms (goal p99 <= 100 ms); ingest with 10 subscriptions (none matching) ${ratios.ingestWith10SubscriptionsOverNone} of none (goal >= 0.8)`,
+    );
     const rssAt = (seconds: number) => soak.find((window) => window.atSeconds === seconds)?.rssMb;
     console.log(
       `soak at ${soakRate} req/s: errors ${soak.reduce((sum, w) => sum + w.errors + w.non2xx, 0)}, p99 by window ${soak.map((w) => w.p99).join(' / ')} ms, RSS at 10 s / 30 s / 60 s: ${rssAt(10)} / ${rssAt(30)} / ${rssAt(60)} MB`,
@@ -581,6 +630,7 @@ async function main(): Promise<void> {
           ratios,
           soak: { rate: soakRate, windows: soak },
           leases: { cycles, wake },
+          webhooks: { drain, latency },
           dynamodb: dynamo,
         },
         null,

@@ -67,7 +67,7 @@ describe('the keys CLI', () => {
     expect(key).toMatchObject({
       tenant_id: 'acme',
       source: 'billing',
-      scopes: ['events:write', 'events:read', 'events:ack'],
+      scopes: ['events:write', 'events:read', 'events:ack', 'subscriptions:manage'],
     });
     const res = await me(key.api_key, 200);
     expect(res.status).toBe(200);
@@ -75,7 +75,7 @@ describe('the keys CLI', () => {
       tenant_id: 'acme',
       key_id: key.key_id,
       source: 'billing',
-      scopes: ['events:write', 'events:read', 'events:ack'],
+      scopes: ['events:write', 'events:read', 'events:ack', 'subscriptions:manage'],
     });
   });
 

@@ -1,9 +1,9 @@
 import { execFile } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
-import { ensureServerBuilt, type ServerProcess, startServer } from '../helpers/server-process';
+import { ensureServerBuilt, freePort, type ServerProcess, startServer } from '../helpers/server-process';
 
 const run = promisify(execFile);
 const README = readFileSync(path.resolve(__dirname, '../../README.md'), 'utf8');
@@ -110,5 +110,28 @@ describe('README examples', () => {
       /\{"event_type":"refund.requested","status":"pending","delivery_count":1\}\n\{"event_type":"invoice.due","status":"pending","delivery_count":1\}/,
       /\{"event_id":"[0-9a-f-]{36}","status":"pending","request_id"/,
     ]);
+  });
+
+  it('run the Webhooks examples as printed: subscribe, a receiver that verifies the signature, the log', async () => {
+    // Prepare: the receiver file as printed; only the two ports differ
+    const section = README.split('\n## Webhooks\n')[1]?.split('\n## ')[0] ?? '';
+    const receiver = /```js\n([\s\S]*?)```/.exec(section)?.[1];
+    if (!receiver) throw new Error('the Webhooks section lacks its receiver');
+    const port = String(await freePort());
+    writeFileSync(path.join(dir, 'receiver.mjs'), receiver.replaceAll('4000', port));
+    const script = sectionScript('Webhooks', 3)
+      .replaceAll('http://127.0.0.1:8080', server.baseUrl)
+      .replaceAll('127.0.0.1:4000', `127.0.0.1:${port}`);
+
+    // Act
+    const { stdout } = await run('bash', ['-euo', 'pipefail', '-c', script], { cwd: dir, timeout: 60_000 });
+
+    // Assess
+    expectInOrder(stdout, [
+      /\{"subscription_id":"sub_[0-9a-f]{32}","event_types":\["order\.\*"\],"status":"active","secret":"whsec_[^"]+"\}/,
+      /verified order\.created [0-9a-f-]{36}\n/,
+      /\{"attempt":1,"status_code":204,"outcome":"succeeded"\}\n204\n/,
+    ]);
+    expect(stdout).not.toContain('refused');
   });
 });

@@ -2,10 +2,14 @@ import { createServer, type IncomingHttpHeaders, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 
 export interface ReceivedWebhook {
+  /** The request's path (and query), which tells apart subscriptions sharing the receiver. */
+  path: string;
   headers: IncomingHttpHeaders;
   /** The raw body, exactly as sent (what a signature is computed over). */
   body: string;
   receivedAt: number;
+  /** The status answered, once answered (a receiver that answered 2xx has the event). */
+  answer?: number;
 }
 
 /** What the receiver answers: a status, optionally after a delay, optionally with headers. */
@@ -44,7 +48,8 @@ export async function startReceiver(path = '/hooks'): Promise<WebhookReceiver> {
     receiver.maxInFlight = Math.max(receiver.maxInFlight, receiver.inFlight);
     req.on('data', (chunk: Buffer) => chunks.push(chunk));
     req.on('end', () => {
-      const webhook = {
+      const webhook: ReceivedWebhook = {
+        path: req.url ?? '',
         headers: req.headers,
         body: Buffer.concat(chunks).toString('utf8'),
         receivedAt: Date.now(),
@@ -55,6 +60,7 @@ export async function startReceiver(path = '/hooks'): Promise<WebhookReceiver> {
         receiver.inFlight -= 1;
         if (res.destroyed) return;
         res.writeHead(answer.status, answer.headers).end('ok');
+        webhook.answer = answer.status;
       };
       if (answer.delayMs) setTimeout(finish, answer.delayMs);
       else finish();
