@@ -1,7 +1,12 @@
 import { ArnFormat, Stack } from 'aws-cdk-lib';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import type { Construct } from 'constructs';
-import { AVAILABLE_INDEX, EVENTS_INDEX, INBOX_INDEX } from '../../server/src/store/dynamodb/tables';
+import {
+  AVAILABLE_INDEX,
+  EVENTS_INDEX,
+  INBOX_INDEX,
+  SUBSCRIPTION_INDEX,
+} from '../../server/src/store/dynamodb/tables';
 import type { ResourceNames } from './names';
 import type { Tables } from './tables';
 
@@ -11,10 +16,12 @@ import type { Tables } from './tables';
  * `grantReadWriteData` (it grants `index/*` and actions the server never uses).
  *
  * The calls are those of server/src/store/dynamodb/*.ts: Put/Get/Update/Delete, BatchGet,
- * BatchWrite and TransactWrite (authorized as its Put and ConditionCheck items) on the events
- * table, Query on its three indexes only (inbox, available for leases, events for the event
- * list; never on the table itself, so never a Scan-like read of it), and GetItem on the keys table. Scan, Put and Update on
- * the keys table belong to the operator's keys CLI, which runs with the operator's own rights.
+ * BatchWrite and TransactWrite (authorized as its Put, Update, Delete and ConditionCheck items)
+ * on the events table, Query on four of its indexes only (inbox, available for leases, events
+ * for the event list, subscription for a webhook log and for deleting a subscription's
+ * records; never on the table itself, so never a Scan-like read of it), and GetItem on the
+ * keys table. The `due` index is the deliverer's, not the API's. Scan, Put and Update on the
+ * keys table belong to the operator's keys CLI, which runs with the operator's own rights.
  */
 export function createFunctionRole(scope: Construct, names: ResourceNames, tables: Tables): iam.Role {
   const logStreams = Stack.of(scope).formatArn({
@@ -55,7 +62,7 @@ export function createFunctionRole(scope: Construct, names: ResourceNames, table
           new iam.PolicyStatement({
             sid: 'QueryIndexes',
             actions: ['dynamodb:Query'],
-            resources: [INBOX_INDEX, AVAILABLE_INDEX, EVENTS_INDEX].map(
+            resources: [INBOX_INDEX, AVAILABLE_INDEX, EVENTS_INDEX, SUBSCRIPTION_INDEX].map(
               (index) => `${tables.events.tableArn}/index/${index}`,
             ),
           }),

@@ -16,7 +16,8 @@ export interface Tables {
 
 /**
  * Both tables, built from the server's own CreateTable definitions (the ones DynamoDB Local
- * and the tests use), so the deployed keys and index cannot drift from what the code queries.
+ * and the tests use), so the deployed keys, indexes and stream cannot drift from what the
+ * code queries.
  * `Table`, not `TableV2`: the latter synthesizes a global table.
  */
 export function createTables(scope: Construct, settings: StackSettings, names: ResourceNames): Tables {
@@ -35,6 +36,13 @@ const ATTRIBUTE_TYPES = {
   B: dynamodb.AttributeType.BINARY,
 } as const;
 
+const STREAM_VIEW_TYPES = {
+  NEW_IMAGE: dynamodb.StreamViewType.NEW_IMAGE,
+  OLD_IMAGE: dynamodb.StreamViewType.OLD_IMAGE,
+  NEW_AND_OLD_IMAGES: dynamodb.StreamViewType.NEW_AND_OLD_IMAGES,
+  KEYS_ONLY: dynamodb.StreamViewType.KEYS_ONLY,
+} as const;
+
 const PROJECTION_TYPES = {
   ALL: dynamodb.ProjectionType.ALL,
   KEYS_ONLY: dynamodb.ProjectionType.KEYS_ONLY,
@@ -42,8 +50,11 @@ const PROJECTION_TYPES = {
 } as const;
 
 function tableFrom(scope: Construct, id: string, definition: TableDefinition, settings: StackSettings) {
+  const stream = definition.StreamSpecification;
   const table = new dynamodb.Table(scope, id, {
     tableName: definition.TableName,
+    stream:
+      stream?.StreamEnabled && stream.StreamViewType ? STREAM_VIEW_TYPES[stream.StreamViewType] : undefined,
     ...keyAttributes(definition, definition.KeySchema),
     billingMode: dynamodb.BillingMode.PAY_PER_REQUEST,
     timeToLiveAttribute: TTL_ATTRIBUTE,

@@ -14,6 +14,7 @@ import { DynamoKeyStore } from '../../server/src/store/dynamodb/api-key-store';
 import { createDynamoClients } from '../../server/src/store/dynamodb/client';
 import { DynamoEventStore } from '../../server/src/store/dynamodb/event-store';
 import { createTables, deleteTables } from '../../server/src/store/dynamodb/tables';
+import { DynamoWebhookStore } from '../../server/src/store/dynamodb/webhook-store';
 import type { EventStore } from '../../server/src/store/event-store';
 import type { KeyStore, Scope } from '../../server/src/store/key-store';
 import { SqliteKeyStore } from '../../server/src/store/sqlite/api-key-store';
@@ -92,11 +93,11 @@ async function dynamoBackend(clock: FakeClock): Promise<Backend> {
   const clients = createDynamoClients({ region: 'us-east-1', endpoint });
   const names = { events: `api-events-${randomUUID()}`, keys: `api-keys-${randomUUID()}` };
   await createTables(clients.base, names);
+  const options = { client: clients.documents, tableName: names.events, clock: clock.read };
   return {
-    store: new DynamoEventStore({ client: clients.documents, tableName: names.events, clock: clock.read }),
+    store: new DynamoEventStore(options),
     keys: new DynamoKeyStore(clients.documents, names.keys),
-    // TEMPORARY (branch wh only): replaced by the DynamoDB webhook store from wt-dyn.
-    webhooks: undefined as unknown as WebhookStore,
+    webhooks: new DynamoWebhookStore(options),
     async countEvents(tenant) {
       let count = 0;
       let start: Record<string, unknown> | undefined;

@@ -86,7 +86,7 @@ describe('TriggersStack with the default context (stage dev)', () => {
   });
 
   describe('tables', () => {
-    it('keys the events table by pk with three tenant-partitioned indexes projecting what their queries read', () => {
+    it('keys the events table by pk with indexes projecting what their queries read, and a stream', () => {
       const index = (name: string, pk: string, sk: string, NonKeyAttributes: string[]) => ({
         IndexName: name,
         KeySchema: [
@@ -99,9 +99,19 @@ describe('TriggersStack with the default context (stage dev)', () => {
         TableName: 'triggers-api-events-dev',
         KeySchema: [{ AttributeName: 'pk', KeyType: 'HASH' }],
         AttributeDefinitions: Match.arrayEquals(
-          ['pk', 'inbox_pk', 'inbox_sk', 'available_pk', 'available_sk', 'events_pk', 'events_sk'].map(
-            (AttributeName) => ({ AttributeName, AttributeType: 'S' }),
-          ),
+          [
+            'pk',
+            'inbox_pk',
+            'inbox_sk',
+            'available_pk',
+            'available_sk',
+            'events_pk',
+            'events_sk',
+            'due_pk',
+            'due_sk',
+            'subscription_pk',
+            'subscription_sk',
+          ].map((AttributeName) => ({ AttributeName, AttributeType: 'S' })),
         ),
         GlobalSecondaryIndexes: Match.arrayEquals([
           // GET /v1/inbox: pending events by created_at; available_at to skip leased ones.
@@ -123,7 +133,23 @@ describe('TriggersStack with the default context (stage dev)', () => {
           ]),
           // GET /v1/events: every event by created_at, with its filters.
           index('events', 'events_pk', 'events_sk', ['status', 'source', 'event_type', 'expires_at']),
+          // Webhook claims: delivery records by due time, over a few shards.
+          index('due', 'due_pk', 'due_sk', ['subscription_id', 'claim_id', 'next_attempt_at']),
+          // A subscription's log (newest first) and its delivery records.
+          index('subscription', 'subscription_pk', 'subscription_sk', [
+            'event_id',
+            'attempt',
+            'attempted_at',
+            'status_code',
+            'duration_ms',
+            'error',
+            'outcome',
+            'retry_at',
+            'expires_at',
+          ]),
         ]),
+        // New delivery records trigger their first attempt.
+        StreamSpecification: { StreamViewType: 'NEW_IMAGE' },
       });
     });
 
@@ -134,6 +160,7 @@ describe('TriggersStack with the default context (stage dev)', () => {
         { AttributeName: 'key_hash', AttributeType: 'S' },
       ]);
       expect(table.Properties.GlobalSecondaryIndexes).toBeUndefined();
+      expect(table.Properties.StreamSpecification).toBeUndefined();
     });
 
     it.each(['triggers-api-events-dev', 'triggers-api-keys-dev'])(
@@ -170,6 +197,9 @@ describe('TriggersStack with the default context (stage dev)', () => {
           [...(definition.AttributeDefinitions ?? [])].sort(byName),
         );
         expect(table.Properties.GlobalSecondaryIndexes).toEqual(definition.GlobalSecondaryIndexes);
+        expect(table.Properties.StreamSpecification?.StreamViewType).toBe(
+          definition.StreamSpecification?.StreamViewType,
+        );
         expect(table.Properties.BillingMode).toBe(definition.BillingMode);
       }
     });
@@ -262,14 +292,15 @@ describe('TriggersStack with the default context (stage dev)', () => {
       );
     });
 
-    it('grants Query only, and only on the three indexes (never on the table: no Scan-like reads)', () => {
+    it('grants Query only, and only on the indexes the API reads (never on the table: no Scan-like reads)', () => {
       const queries = statements.filter((statement) => asList(statement.Action).includes('dynamodb:Query'));
       expect(queries).toEqual([
         {
           Sid: 'QueryIndexes',
           Effect: 'Allow',
           Action: 'dynamodb:Query',
-          Resource: ['inbox', 'available', 'events'].map((index) => ({
+          // `due` is the deliverer's: the API never claims deliveries.
+          Resource: ['inbox', 'available', 'events', 'subscription'].map((index) => ({
             'Fn::Join': ['', [getAtt(eventsTable), `/index/${index}`]],
           })),
         },

@@ -13,7 +13,7 @@ export interface StoreUnderTest {
 export const DAY = 86_400_000;
 
 /** Events to write into the store under test, stamped by its clock, tenant `tenant-a` by default. */
-export function storeFixtures(current: () => StoreUnderTest) {
+export function storeFixtures(current: () => Pick<StoreUnderTest, 'store' | 'clock'>) {
   let sequence = 0;
   const newEvent = (overrides: Partial<NewEvent> = {}): NewEvent => {
     sequence += 1;

@@ -8,10 +8,13 @@ import {
 import type { Clock } from '../../clock';
 import type { CreateOutcome, CreateRequest, IdempotencyRecord } from '../event-store';
 import { type RetryPolicy, retryDelay, sleep } from './backoff';
+import type { BatchTarget } from './batch';
 import { toEventItem } from './event-item';
 import { readIdempotencyItem, toIdempotencyItem, toIdempotencyRecord } from './idempotency-item';
 import { idempotencyPk } from './item-keys';
 import { type PayloadSizes, packPayload } from './payload';
+import { matchingSubscriptionIds } from './subscription-registry';
+import { toDeliveryItem } from './webhook-item';
 
 export interface EventTable {
   client: DynamoDBDocumentClient;
@@ -23,7 +26,7 @@ export interface EventTable {
  * A transaction that another one held an item of is retried: 8 times more at most, after a
  * short wait with full jitter (10 ms × 2^n at most), as DynamoDB advises for conflicts.
  */
-const TRANSACTION_CONFLICT_RETRY: RetryPolicy = {
+export const TRANSACTION_CONFLICT_RETRY: RetryPolicy = {
   maxAttempts: 9,
   baseDelayMs: 10,
   maxDelayMs: Number.POSITIVE_INFINITY,
@@ -41,12 +44,22 @@ const TRANSACTION_CONFLICT_RETRY: RetryPolicy = {
  * twice the WCUs of the same Puts outside a transaction (2 per KB per item) and one round
  * trip; the alternative, a reservation record written first and the event after it, costs
  * two round trips and leaves a reservation to repair after a crash between them.
- * Creates without a key and without chunks are a single conditional Put.
+ *
+ * Webhooks: the tenant's subscription registry is read first (one strongly consistent
+ * GetItem, subscription-registry.ts), and one delivery record per active subscription the
+ * event matches joins the same transaction, so a due delivery exists exactly when its event
+ * does. The registry is not re-checked in the transaction: a ConditionCheck on it would make
+ * every concurrent create of the tenant conflict with every other. So a subscription deleted
+ * or disabled between the read and the write (milliseconds) may still get this event's
+ * record; the deliverer drops a record whose subscription is gone or disabled.
+ *
+ * Creates without a key, without chunks and without deliveries are a single conditional Put.
  */
 export async function createEvent(
   table: EventTable,
   { event, idempotency }: CreateRequest,
   payloadSizes: PayloadSizes,
+  batches: BatchTarget,
 ): Promise<CreateOutcome> {
   const { client, tableName } = table;
   const { placement, chunks } = packPayload(event, payloadSizes);
@@ -64,36 +77,45 @@ export async function createEvent(
       leaseStartedAt: null,
     },
   };
-  if (!idempotency && chunks.length === 0) {
-    try {
-      await client.send(
-        new PutCommand({ TableName: tableName, Item: item, ConditionExpression: 'attribute_not_exists(pk)' }),
-      );
-    } catch (error) {
-      // The id is a fresh UUIDv7, so the item can only be there because this very write
-      // landed on an attempt whose answer was lost (timeout) and the SDK retried it.
-      if (!(error instanceof ConditionalCheckFailedException)) throw error;
-    }
-    return created;
-  }
-  const items = [
-    ...(idempotency
-      ? [
-          {
-            Put: {
-              TableName: tableName,
-              Item: toIdempotencyItem(event, idempotency),
-              // Free, or held by a record past its 24 h (TTL deletes it lazily).
-              ConditionExpression: 'attribute_not_exists(pk) OR expires_at <= :now',
-              ExpressionAttributeValues: { ':now': table.clock() },
-            },
-          },
-        ]
-      : []),
-    { Put: { TableName: tableName, Item: item, ConditionExpression: 'attribute_not_exists(pk)' } },
-    ...chunks.map((chunk) => ({ Put: { TableName: tableName, Item: chunk } })),
-  ];
   for (let attempt = 1; ; attempt += 1) {
+    // Read again on a retry: the tenant's subscriptions may have changed meanwhile.
+    const deliveries = (await matchingSubscriptionIds(batches, event)).map((subscriptionId) =>
+      toDeliveryItem(event, subscriptionId),
+    );
+    if (!idempotency && chunks.length === 0 && deliveries.length === 0) {
+      try {
+        await client.send(
+          new PutCommand({
+            TableName: tableName,
+            Item: item,
+            ConditionExpression: 'attribute_not_exists(pk)',
+          }),
+        );
+      } catch (error) {
+        // The id is a fresh UUIDv7, so the item can only be there because this very write
+        // landed on an attempt whose answer was lost (timeout) and the SDK retried it.
+        if (!(error instanceof ConditionalCheckFailedException)) throw error;
+      }
+      return created;
+    }
+    const items = [
+      ...(idempotency
+        ? [
+            {
+              Put: {
+                TableName: tableName,
+                Item: toIdempotencyItem(event, idempotency),
+                // Free, or held by a record past its 24 h (TTL deletes it lazily).
+                ConditionExpression: 'attribute_not_exists(pk) OR expires_at <= :now',
+                ExpressionAttributeValues: { ':now': table.clock() },
+              },
+            },
+          ]
+        : []),
+      { Put: { TableName: tableName, Item: item, ConditionExpression: 'attribute_not_exists(pk)' } },
+      ...chunks.map((chunk) => ({ Put: { TableName: tableName, Item: chunk } })),
+      ...deliveries.map((delivery) => ({ Put: { TableName: tableName, Item: delivery } })),
+    ];
     try {
       await client.send(new TransactWriteCommand({ TransactItems: items }));
       return created;
@@ -140,7 +162,7 @@ async function readKey(
 }
 
 /** The reason codes of a cancelled transaction, one per item in order ('None' for the fine ones). */
-function cancellationReasons(error: unknown): string[] | undefined {
+export function cancellationReasons(error: unknown): string[] | undefined {
   if (!(error instanceof TransactionCanceledException)) return undefined;
   return (error.CancellationReasons ?? []).map((reason) => reason.Code ?? 'None');
 }

@@ -93,7 +93,7 @@ export class DynamoEventStore implements EventStore {
   }
 
   create(request: CreateRequest): Promise<CreateOutcome> {
-    return withDynamoFaults(() => createEvent(this.events, request, this.payloadSizes));
+    return withDynamoFaults(() => createEvent(this.events, request, this.payloadSizes, this.batches));
   }
 
   get(tenantId: string, eventId: string): Promise<StoredEvent | undefined> {

@@ -46,6 +46,89 @@ export function availableUpTo(now: number): string {
   return `${new Date(now).toISOString()}#\uffff`;
 }
 
+/** A subscription (webhook-store.ts). */
+export function subscriptionPk(tenantId: string, subscriptionId: string): string {
+  return `${tenantId}#sub#${subscriptionId}`;
+}
+
+/** The tenant's subscription registry: the one item a create reads to find its deliveries. */
+export function registryPk(tenantId: string): string {
+  return `${tenantId}#subscriptions`;
+}
+
+/** The registry's attribute holding one subscription's entry. */
+export function registryEntryName(subscriptionId: string): string {
+  return `sub#${subscriptionId}`;
+}
+
+/** The delivery record of one event to one subscription. */
+export function deliveryPk(tenantId: string, subscriptionId: string, eventId: string): string {
+  return `${tenantId}#dlv#${subscriptionId}#${eventId}`;
+}
+
+/** One line of a subscription's attempts log. */
+export function attemptPk(
+  tenantId: string,
+  subscriptionId: string,
+  eventId: string,
+  attempt: number,
+): string {
+  return `${tenantId}#att#${subscriptionId}#${eventId}#${attempt}`;
+}
+
+/**
+ * The `due` index partitions (see tables.ts): every delivery record of every tenant is due
+ * somewhere, so the index is split over DUE_SHARDS partitions by a hash of the record's key,
+ * fixed for the record's life. Claims read them all. Raising it is safe (records stay where
+ * they are and every shard below the new count is still read); lowering it strands records.
+ */
+export const DUE_SHARDS = 4;
+
+export function dueShardPk(shard: number): string {
+  return `due#${shard}`;
+}
+
+/** The shard of a delivery record: FNV-1a of its key, so spread evenly and stable. */
+export function dueShardOf(pk: string): string {
+  let hash = 0x811c9dc5;
+  for (let i = 0; i < pk.length; i += 1) {
+    hash ^= pk.charCodeAt(i);
+    hash = Math.imul(hash, 0x01000193);
+  }
+  return dueShardPk((hash >>> 0) % DUE_SHARDS);
+}
+
+/** The `due` index's sort key: when the record is due, then its key (unique, stable). */
+export function dueSk(nextAttemptAt: number, pk: string): string {
+  return `${new Date(nextAttemptAt).toISOString()}#${pk}`;
+}
+
+/** The `subscription` index's partition: one subscription's delivery records and log. */
+export function subscriptionIndexPk(tenantId: string, subscriptionId: string): string {
+  return `${tenantId}#${subscriptionId}`;
+}
+
+/** A delivery record's `subscription` index sort key; `dlv#` sorts after every `att#` key. */
+export function deliverySk(eventId: string): string {
+  return `dlv#${eventId}`;
+}
+
+/** The sort key prefix of the log's entries in the `subscription` index. */
+export const ATTEMPT_SK_PREFIX = 'att#';
+
+/**
+ * A log entry's `subscription` index sort key: newest first is descending order. The
+ * attempt number is zero-padded so that one event's attempts of one millisecond sort too.
+ */
+export function attemptSk(attemptedAt: number, attemptId: string): string {
+  return `${ATTEMPT_SK_PREFIX}${new Date(attemptedAt).toISOString()}#${attemptId}`;
+}
+
+/** A log entry's id within its subscription's log (PagePosition.id). */
+export function attemptId(eventId: string, attempt: number): string {
+  return `${eventId}#${String(attempt).padStart(6, '0')}`;
+}
+
 /** DynamoDB's TTL reads epoch seconds; the store's times are epoch milliseconds. */
 export function toTtl(epochMs: number): number {
   return Math.ceil(epochMs / 1000);

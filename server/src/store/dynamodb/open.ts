@@ -7,6 +7,7 @@ import { withDynamoFaults } from './errors';
 import { DynamoEventStore } from './event-store';
 import { getOrCreateDynamoSetting } from './settings';
 import { dynamoTableNames } from './tables';
+import { DynamoWebhookStore } from './webhook-store';
 
 export type DynamoStoreConfig = Pick<Config, 'awsRegion' | 'dynamodbEndpoint' | 'stage' | 'cursorSecret'>;
 
@@ -21,9 +22,7 @@ export function openDynamoStores(config: DynamoStoreConfig, clock: Clock) {
   return {
     events: new DynamoEventStore({ client: clients.documents, tableName: tables.events, clock }),
     keys: new DynamoKeyStore(clients.documents, tables.keys),
-    // TEMPORARY (branch wh only): the DynamoDB webhook store is being written on wt-dyn and
-    // replaces this before anything reaches main.
-    webhooks: undefined as unknown as import('../webhook-store').WebhookStore,
+    webhooks: new DynamoWebhookStore({ client: clients.documents, tableName: tables.events, clock }),
     async cursorSecret() {
       if (config.cursorSecret !== undefined) return config.cursorSecret;
       return withDynamoFaults(() =>
