@@ -55,7 +55,11 @@ export interface WarmUpReport {
 }
 
 const METHODS = new Set(['get', 'post', 'put', 'patch', 'delete']);
-const SAMPLE_ID = '00000000-0000-4000-8000-000000000000';
+/** A valid value of each path parameter of the contract, so the validator passes the request. */
+const SAMPLE_PATH_VALUES: Record<string, string> = {
+  event_id: '00000000-0000-4000-8000-000000000000',
+  subscription_id: `sub_${'0'.repeat(32)}`,
+};
 
 export async function warmUp(
   app: Express,
@@ -78,7 +82,7 @@ export async function warmUp(
       const response = (await handle(
         {
           version: '2.0',
-          rawPath: path.replace(/\{[^}]+\}/g, SAMPLE_ID),
+          rawPath: path.replace(/\{([^}]+)\}/g, (_match, name: string) => SAMPLE_PATH_VALUES[name] ?? name),
           rawQueryString: '',
           // The validator caches per content type: as our SDK and the README's curl send them.
           headers: example === undefined ? {} : { 'content-type': 'application/json' },

@@ -257,14 +257,12 @@ export class SqliteWebhookStore implements WebhookStore {
       return null;
     }
     const failingSince = subscription.failing_since ?? at;
-    const reason = disable ?? (at - failingSince >= FAILING_DISABLE_MS ? 'failing' : undefined);
-    if (reason) {
-      this.sql.disableSubscription.run(reason, tenantId, subscriptionId);
-      this.sql.deleteDeliveries.run(tenantId, subscriptionId);
-      return reason;
-    }
     if (subscription.failing_since === null) this.sql.setFailingSince.run(at, tenantId, subscriptionId);
-    return null;
+    const reason = disable ?? (at - failingSince >= FAILING_DISABLE_MS ? 'failing' : undefined);
+    if (!reason) return null;
+    this.sql.disableSubscription.run(reason, tenantId, subscriptionId);
+    this.sql.deleteDeliveries.run(tenantId, subscriptionId);
+    return reason;
   }
 }
 
