@@ -26,11 +26,11 @@ module.exports = {
   projects: [
     // Everything, with the API on the embedded SQLite store.
     { ...project, displayName: 'sqlite', roots: ['<rootDir>/tests'], testMatch: ['**/*.test.ts'] },
-    // The HTTP API suite once more, on DynamoDB.
+    // The HTTP API suite and webhook delivery once more, on DynamoDB.
     {
       ...project,
       displayName: 'api-on-dynamodb',
-      roots: ['<rootDir>/tests/api'],
+      roots: ['<rootDir>/tests/api', '<rootDir>/tests/webhooks'],
       testMatch: ['**/*.test.ts'],
       setupFiles: ['<rootDir>/tests/use-dynamodb-store.ts'],
     },
