@@ -1,5 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
+import http from 'node:http';
+import https from 'node:https';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { type Bundle, createAppTester, type ZObject } from 'zapier-platform-core';
@@ -32,6 +34,23 @@ export interface ZapierApp {
 export const App = require('../../zapier') as ZapierApp;
 
 export type AppTester = (operation: Operation, bundle?: Record<string, unknown>) => Promise<unknown>;
+
+/**
+ * The platform's runner patches http.request and https.request for its request logging, for
+ * the rest of the process, with a two-argument version that drops the options of a
+ * `request(url, options)` call. Jest runs other test files in the same worker afterwards:
+ * they get Node's own functions back once the Zapier tests are done.
+ */
+const original = { http: http.request, https: https.request };
+afterAll(() => {
+  for (const [module, request] of [
+    [http, original.http],
+    [https, original.https],
+  ] as const) {
+    module.request = request as typeof module.request;
+    delete (module as { patchedByZapier?: boolean }).patchedByZapier;
+  }
+});
 
 /** The platform's own runner: runs an operation as Zapier does, with its output checks. */
 export function appTester(): AppTester {

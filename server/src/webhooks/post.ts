@@ -46,9 +46,18 @@ export function createPoster(
         inFlight.delete(request);
         resolve(result);
       };
-      const request = (secure ? https : http).request(target, {
+      // One options object, not request(url, options): a wrapper that patches request() with
+      // the one-argument form (Zapier's runtime does) would drop the options.
+      const request = (secure ? https : http).request({
+        protocol: target.protocol,
+        hostname: target.hostname.replace(/^\[|\]$/g, ''),
+        port: target.port,
+        path: `${target.pathname}${target.search}`,
         method: 'POST',
         agent: secure ? agents.https : agents.http,
+        // On the request as well as on the agents: whichever options a connection is made
+        // from, its address comes from the guard.
+        lookup: guard.connectionLookup,
         headers: { ...headers, 'content-length': String(payload.length) },
       });
       inFlight.add(request);
