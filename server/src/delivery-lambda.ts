@@ -3,8 +3,8 @@ import pino from 'pino';
 import { systemClock } from './clock';
 import { readLambdaConfig } from './config';
 import { LambdaDeliveryMetrics } from './lambda/metrics';
-import { loadVersion } from './spec';
 import { openDynamoStores } from './store/dynamodb/open';
+import { loadBundledVersion } from './version';
 import { createDeliveryRuntime, type DeliveryContext } from './webhooks/aws/runtime';
 import { createStreamHandler, type StreamHandler } from './webhooks/aws/stream-handler';
 import { createSweepHandler, type SweepHandler } from './webhooks/aws/sweep-handler';
@@ -51,7 +51,8 @@ async function start(): Promise<Handlers> {
     clock: systemClock,
     logger,
     metrics: new LambdaDeliveryMetrics({ stage: config.stage, logger }),
-    version: loadVersion(__dirname),
+    // Run from source (never, but for a look with tsx) there is no bundle and no version file.
+    version: loadBundledVersion(__dirname) ?? 'unbundled',
     guardMode: config.authMode,
   });
   logger.info(

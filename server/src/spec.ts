@@ -40,16 +40,3 @@ export function loadBundledSpec(dir: string): LoadedSpec | undefined {
     document: JSON.parse(readFileSync(json, 'utf8')) as LoadedSpec['document'],
   };
 }
-
-/** The one file of the contract the delivery Lambdas' bundle ships: `{"version": ...}`. */
-export const BUNDLED_VERSION_FILE = 'version.json';
-
-/**
- * The API's version (the contract's info.version), for the webhooks' `user-agent`: from the
- * bundle's version file when `dir` holds one, else from the contract itself (tests, tsx).
- */
-export function loadVersion(dir: string): string {
-  const file = path.join(dir, BUNDLED_VERSION_FILE);
-  if (existsSync(file)) return (JSON.parse(readFileSync(file, 'utf8')) as { version: string }).version;
-  return loadSpec().document.info.version;
-}
