@@ -2,6 +2,7 @@ import { randomBytes, randomUUID } from 'node:crypto';
 import type { DynamoDBStreamEvent } from 'aws-lambda';
 import pino from 'pino';
 import { Webhook } from 'standardwebhooks';
+import { DELIVERY_STREAM_FILTER } from '../../infra/src/delivery';
 import { LambdaDeliveryMetrics } from '../../server/src/lambda/metrics';
 import { createDynamoClients } from '../../server/src/store/dynamodb/client';
 import { DynamoEventStore } from '../../server/src/store/dynamodb/event-store';
@@ -383,6 +384,51 @@ describe('the webhook stream handler', () => {
     expect(overHttps?.error).toContain(
       '127.0.0.1 is a loopback, private, link-local or otherwise non-public',
     );
+  });
+});
+
+/**
+ * Lambda's event filtering, for the two rules the delivery filter uses: a list of values matches
+ * when any does, a value is an exact string or `{prefix}`; nested objects match field by field,
+ * and a field the pattern names must be there.
+ */
+function matchesFilter(pattern: unknown, value: unknown): boolean {
+  if (Array.isArray(pattern)) {
+    return pattern.some((rule) =>
+      typeof rule === 'object' && rule !== null && 'prefix' in rule
+        ? typeof value === 'string' && value.startsWith(String(rule.prefix))
+        : rule === value,
+    );
+  }
+  if (typeof pattern !== 'object' || pattern === null) return false;
+  if (typeof value !== 'object' || value === null) return false;
+  return Object.entries(pattern).every(([key, inner]) =>
+    matchesFilter(inner, (value as Record<string, unknown>)[key]),
+  );
+}
+
+describe("the stream mapping's filter (infra/src/delivery.ts)", () => {
+  it('lets through exactly the INSERTs of delivery records of a real stream, which the handler attempts', async () => {
+    // Prepare: everything a delivery writes: subscription, events, records, attempts, deletes.
+    p = await pipeline({ retryScheduleSeconds: [5] });
+    await p.subscribe();
+    const events = [await p.ingest(), await p.ingest()];
+    p.receiver.respond = () => ({ status: 503 });
+    const first = await p.reader.next();
+    await p.stream(first, context());
+    p.clock.advance(5 * SECOND);
+    await p.sweep({}, context());
+    const records = [...first.Records, ...(await p.reader.next()).Records];
+    // Act
+    const passed = records.filter((record) => matchesFilter(DELIVERY_STREAM_FILTER, record));
+    // Assess
+    expect(new Set(records.map((record) => record.eventName))).toEqual(
+      new Set(['INSERT', 'MODIFY', 'REMOVE']),
+    );
+    expect(passed.map((record) => [record.eventName, record.dynamodb?.NewImage?.event_id?.S])).toEqual(
+      events.map((event) => ['INSERT', event.eventId]),
+    );
+    expect(passed).toEqual(deliveryInserts({ Records: records }));
   });
 });
 
