@@ -36,6 +36,8 @@ export async function startLambdaProcess(
   const child: ChildProcess = fork(path.join(__dirname, 'runner.cjs'), [], {
     env: {
       PATH: process.env.PATH,
+      // Under faketime (`npm run test:future`) the bundle keeps the test's clock.
+      ...sameClock(),
       AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true',
       ...env,
       LAMBDA_BUNDLE: bundle,
@@ -100,4 +102,14 @@ export async function startLambdaProcess(
       await exited;
     },
   };
+}
+
+/** faketime's variables, when this process runs under it (it preloads itself into children). */
+function sameClock(): Record<string, string> {
+  return Object.fromEntries(
+    Object.entries(process.env).filter(
+      (entry): entry is [string, string] =>
+        entry[1] !== undefined && (entry[0] === 'LD_PRELOAD' || entry[0].startsWith('FAKETIME')),
+    ),
+  );
 }
