@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Step of `npm test`: proves that no test depends on the calendar. The suites that touch
-# DynamoDB (the API and webhook delivery on DynamoDB Local, and the store suites) run again with the clock 400
-# days ahead for this process and every child — Node and DynamoDB Local's JVM alike, so its
-# TTL deletes on the moved clock too. Debian's faketime does it; .ci/run installs it.
+# DynamoDB (the API and webhook delivery on DynamoDB Local, the store suites, the Lambda
+# bundles and the webhook delivery handlers) run again with the clock 400 days ahead for this
+# process and every child — Node and DynamoDB Local's JVM alike, so its TTL deletes on the
+# moved clock too. Debian's faketime does it; .ci/run installs it.
 set -euo pipefail
 days="${TRIGGERS_TEST_DAYS_AHEAD:-400}"
 if ! command -v faketime >/dev/null; then
@@ -19,4 +20,4 @@ REAL_NOW="$(date +%s)" DAYS="$days" faketime -f "+${days}d" node -e '
   }
   console.log(`clock moved to ${new Date().toISOString()} (${process.env.DAYS} days ahead)`);
 '
-exec faketime -f "+${days}d" npx jest --selectProjects api-on-dynamodb sqlite -- tests/api tests/webhooks tests/store "$@"
+exec faketime -f "+${days}d" npx jest --selectProjects api-on-dynamodb sqlite -- tests/api tests/webhooks tests/store tests/lambda "$@"

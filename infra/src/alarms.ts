@@ -7,7 +7,9 @@ import type * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as sns from 'aws-cdk-lib/aws-sns';
 import * as subscriptions from 'aws-cdk-lib/aws-sns-subscriptions';
 import type { Construct } from 'constructs';
+import { METRICS_NAMESPACE } from '../../server/src/lambda/metrics';
 import { AVAILABLE_INDEX, EVENTS_INDEX, INBOX_INDEX } from '../../server/src/store/dynamodb/tables';
+import type { DeliveryFunctions } from './delivery';
 import type { ResourceNames } from './names';
 import type { StackSettings } from './settings';
 import type { Tables } from './tables';
@@ -21,6 +23,7 @@ interface Watched {
   /** The provisioned-concurrency alias, when there is one. */
   live: lambda.Alias | undefined;
   tables: Tables;
+  delivery: DeliveryFunctions;
 }
 
 /**
@@ -154,6 +157,55 @@ export function createAlarms(
         '(on-demand tables throttle on hot partitions or traffic above twice the previous peak). ' +
         'The SDK retries, so clients may only see latency; if it persists, look for one tenant ' +
         'flooding (the indexes are keyed by tenant) in the request logs.',
+    });
+  }
+
+  const { delivery } = watched;
+  alarm('WebhookDeliveriesFailedAlarm', 'webhook-deliveries-failed', {
+    metric: new cloudwatch.Metric({
+      namespace: METRICS_NAMESPACE,
+      metricName: 'WebhookDeliveriesFailed',
+      // The dimensions the delivery functions' EMF lines carry (server/src/lambda/metrics.ts).
+      dimensionsMap: { service: 'triggers-api', stage: settings.stage },
+      period: PERIOD,
+      statistic: 'Sum',
+    }),
+    ...onFirst,
+    alarmDescription:
+      'A webhook delivery failed for good: its retry schedule ran out, or its target answered 410 ' +
+      '(which disables the subscription). These are the dead letters: each is in its ' +
+      "subscription's log (GET /v1/subscriptions/{id}/deliveries, outcome failed, with the status " +
+      `and error), and logged as "webhook delivery failed for good" in ${names.delivery.streamLogGroup} ` +
+      `or ${names.delivery.sweepLogGroup}. Tell the subscriber; POST the event again if it matters.`,
+  });
+
+  alarm('WebhookStreamFailuresAlarm', 'webhook-stream-failures', {
+    metric: delivery.streamFailures.metricApproximateNumberOfMessagesVisible({
+      period: PERIOD,
+      statistic: 'Maximum',
+    }),
+    ...onFirst,
+    alarmDescription:
+      `The events stream's mapping gave up on records for ${names.delivery.stream} (retries spent, or ` +
+      'older than 10 minutes) and reported them to the queue ' +
+      `${names.delivery.streamFailureQueue}. Nothing is lost: the deliveries stay due in the table ` +
+      'and the sweep makes them. Look at the stream function errors and DynamoDB throttling; the ' +
+      'messages name the shard and sequence numbers. Purge the queue once understood.',
+  });
+
+  const deliveryFunctions = [
+    ['WebhookStreamErrorsAlarm', 'webhook-stream-errors', delivery.stream, names.delivery.stream],
+    ['WebhookSweepErrorsAlarm', 'webhook-sweep-errors', delivery.sweep, names.delivery.sweep],
+  ] as const;
+  for (const [id, what, fn, functionName] of deliveryFunctions) {
+    alarm(id, what, {
+      metric: fn.metricErrors({ period: PERIOD, statistic: 'Sum' }),
+      ...onFirst,
+      alarmDescription:
+        `${functionName} failed an invocation: a crash, a timeout, a failed init, or (the sweep) a ` +
+        'store error while claiming or recording attempts. Search its log group ' +
+        `/aws/lambda/${functionName} for level >= 40 lines, "Task timed out" or "init failed". ` +
+        'Deliveries are not lost (their claims run out and a later sweep makes them), only late.',
     });
   }
 

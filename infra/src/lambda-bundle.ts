@@ -4,6 +4,7 @@ import path from 'node:path';
 import { buildSync } from 'esbuild';
 import { parse } from 'yaml';
 import { BUNDLED_REDOC_FILE, BUNDLED_SPEC_JSON, BUNDLED_SPEC_YAML } from '../../server/src/spec';
+import { BUNDLED_VERSION_FILE } from '../../server/src/version';
 
 const REPO_ROOT = path.resolve(__dirname, '../..');
 const SERVER_DIR = path.join(REPO_ROOT, 'server');
@@ -22,11 +23,43 @@ export interface BundleReport {
  * Docker), and the tests load exactly this, so what is tested is what ships.
  */
 export function bundleLambda(outDir: string): BundleReport {
+  const serverRequire = createRequire(path.join(SERVER_DIR, 'package.json'));
+  const report = bundle(path.join(SERVER_DIR, 'src/lambda.ts'), outDir, {
+    'mime-db': oneMimeDb(),
+    // ono's ESM build ends in a CommonJS hack (`module.exports = Object.assign(...)`) that
+    // throws once bundled; its CommonJS build is the one that works.
+    '@jsdevtools/ono': serverRequire.resolve('@jsdevtools/ono/cjs/index.js'),
+  });
+  const specYaml = readFileSync(path.join(REPO_ROOT, 'openapi/triggers.v1.yaml'), 'utf8');
+  writeFileSync(path.join(outDir, BUNDLED_SPEC_YAML), specYaml);
+  writeFileSync(path.join(outDir, BUNDLED_SPEC_JSON), JSON.stringify(parse(specYaml)));
+  copyFileSync(
+    serverRequire.resolve('redoc/bundles/redoc.standalone.js'),
+    path.join(outDir, BUNDLED_REDOC_FILE),
+  );
+  return report;
+}
+
+/**
+ * Bundles the webhook delivery handlers (server/src/delivery-lambda.ts: `streamHandler` and
+ * `sweepHandler`, one bundle for both functions) into `outDir/index.js`, with the API's
+ * version beside it for the webhooks' `user-agent`. No Express, no contract, no Redoc.
+ */
+export function bundleDeliveryLambda(outDir: string): BundleReport {
+  const report = bundle(path.join(SERVER_DIR, 'src/delivery-lambda.ts'), outDir, {});
+  const spec = parse(readFileSync(path.join(REPO_ROOT, 'openapi/triggers.v1.yaml'), 'utf8')) as {
+    info: { version: string };
+  };
+  writeFileSync(path.join(outDir, BUNDLED_VERSION_FILE), JSON.stringify({ version: spec.info.version }));
+  return report;
+}
+
+/** One entry point into `outDir/index.js`, minified with a linked source map, as Lambda loads it. */
+function bundle(entryPoint: string, outDir: string, alias: Record<string, string>): BundleReport {
   mkdirSync(outDir, { recursive: true });
   const indexPath = path.join(outDir, 'index.js');
-  const serverRequire = createRequire(path.join(SERVER_DIR, 'package.json'));
   const result = buildSync({
-    entryPoints: [path.join(SERVER_DIR, 'src/lambda.ts')],
+    entryPoints: [entryPoint],
     outfile: indexPath,
     bundle: true,
     platform: 'node',
@@ -43,23 +76,11 @@ export function bundleLambda(outDir: string): BundleReport {
     legalComments: 'none',
     metafile: true,
     logLevel: 'error',
-    alias: {
-      'mime-db': oneMimeDb(),
-      // ono's ESM build ends in a CommonJS hack (`module.exports = Object.assign(...)`) that
-      // throws once bundled; its CommonJS build is the one that works.
-      '@jsdevtools/ono': serverRequire.resolve('@jsdevtools/ono/cjs/index.js'),
-    },
+    alias,
   });
-  const specYaml = readFileSync(path.join(REPO_ROOT, 'openapi/triggers.v1.yaml'), 'utf8');
-  writeFileSync(path.join(outDir, BUNDLED_SPEC_YAML), specYaml);
-  writeFileSync(path.join(outDir, BUNDLED_SPEC_JSON), JSON.stringify(parse(specYaml)));
-  copyFileSync(
-    serverRequire.resolve('redoc/bundles/redoc.standalone.js'),
-    path.join(outDir, BUNDLED_REDOC_FILE),
-  );
   const byPackage = new Map<string, number>();
-  const bundle = Object.values(result.metafile.outputs).find((output) => output.entryPoint);
-  for (const [input, info] of Object.entries(bundle?.inputs ?? {})) {
+  const output = Object.values(result.metafile.outputs).find((each) => each.entryPoint);
+  for (const [input, info] of Object.entries(output?.inputs ?? {})) {
     const name = packageOf(input);
     byPackage.set(name, (byPackage.get(name) ?? 0) + info.bytesInOutput);
   }

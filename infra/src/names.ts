@@ -13,6 +13,15 @@ export function resourceNames(stage: string) {
     // Lambda's own default for the function, so its logs land where anyone would look.
     logGroup: `/aws/lambda/${base}`,
     api: base,
+    /** Webhook delivery (delivery.ts): two functions, each with Lambda's default log group. */
+    delivery: {
+      stream: `${base}-webhook-stream`,
+      streamLogGroup: `/aws/lambda/${base}-webhook-stream`,
+      sweep: `${base}-webhook-sweep`,
+      sweepLogGroup: `/aws/lambda/${base}-webhook-sweep`,
+      sweepRule: `${base}-webhook-sweep`,
+      streamFailureQueue: `${base}-webhook-stream-failures`,
+    },
     alarmTopic: `triggers-api-alarms-${stage}`,
     alarm: (what: string) => `${base}-${what}`,
   };

@@ -1,11 +1,22 @@
 import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { App } from 'aws-cdk-lib';
+import type { App } from 'aws-cdk-lib';
 import { Match, Template } from 'aws-cdk-lib/assertions';
-import { bundleLambda } from '../../infra/src/lambda-bundle';
+import { bundleDeliveryLambda, bundleLambda } from '../../infra/src/lambda-bundle';
 import { createTriggersStack } from '../../infra/src/triggers-stack';
 import { eventsTableDefinition, keysTableDefinition } from '../../server/src/store/dynamodb/tables';
+import {
+  asList,
+  flatten,
+  functionNamed,
+  getAtt,
+  newApp,
+  only,
+  type Resource,
+  roleOf,
+  synthStack,
+} from './template';
 
 /**
  * The CDK stack, asserted on its synthesized CloudFormation template. Offline: bundling is
@@ -21,46 +32,9 @@ afterAll(() => {
   rmSync(workDir, { recursive: true, force: true });
 });
 
-function appWith(context: Record<string, unknown>, options: { bundle?: boolean } = {}): App {
-  return new App({
-    outdir: mkdtempSync(path.join(workDir, 'cdk.out-')),
-    context: options.bundle ? context : { 'aws:cdk:bundling-stacks': [], ...context },
-  });
-}
-
-function synth(context: Record<string, unknown>): Template {
-  return Template.fromStack(createTriggersStack(appWith(context)));
-}
-
-/** A template resource: untyped JSON, as `Template.findResources` returns it. */
-type Resource = ReturnType<Template['findResources']>[string];
-
-function only(
-  template: Template,
-  type: string,
-  properties: Record<string, unknown> = {},
-): [string, Resource] {
-  const found = Object.entries(template.findResources(type, { Properties: properties }));
-  expect(found).toHaveLength(1);
-  return found[0] as [string, Resource];
-}
-
-const getAtt = (id: string) => ({ 'Fn::GetAtt': [id, 'Arn'] });
-
-/** A CloudFormation value as one string, references written `<Id>`, to compare ARNs whole. */
-function flatten(value: unknown): string {
-  if (typeof value === 'string') return value;
-  const object = value as Record<string, unknown>;
-  if ('Ref' in object) return `<${object.Ref}>`;
-  if ('Fn::GetAtt' in object) return `<${(object['Fn::GetAtt'] as string[]).join('.')}>`;
-  if ('Fn::Join' in object) {
-    const [separator, parts] = object['Fn::Join'] as [string, unknown[]];
-    return parts.map(flatten).join(separator);
-  }
-  throw new Error(`unexpected CloudFormation value ${JSON.stringify(value)}`);
-}
-
-const asList = <T>(value: T | T[]): T[] => (Array.isArray(value) ? value : [value]);
+const appWith = (context: Record<string, unknown>, options: { bundle?: boolean } = {}) =>
+  newApp(workDir, context, options);
+const synth = (context: Record<string, unknown>) => synthStack(workDir, context);
 
 describe('TriggersStack with the default context (stage dev)', () => {
   let template: Template;
@@ -78,8 +52,9 @@ describe('TriggersStack with the default context (stage dev)', () => {
     template = synth({});
     eventsTable = only(template, 'AWS::DynamoDB::Table', { TableName: 'triggers-api-events-dev' })[0];
     keysTable = only(template, 'AWS::DynamoDB::Table', { TableName: 'triggers-api-keys-dev' })[0];
-    fn = only(template, 'AWS::Lambda::Function')[0];
-    const [, role] = only(template, 'AWS::IAM::Role');
+    const [fnId, fnResource] = functionNamed(template, 'triggers-api-dev');
+    fn = fnId;
+    const [, role] = roleOf(template, fnResource);
     statements = role.Properties.Policies.flatMap(
       (policy: { PolicyDocument: { Statement: unknown[] } }) => policy.PolicyDocument.Statement,
     );
@@ -221,17 +196,17 @@ describe('TriggersStack with the default context (stage dev)', () => {
     it('provisions no concurrency unless told to: API Gateway invokes the function itself, no alias or version', () => {
       template.resourceCountIs('AWS::Lambda::Alias', 0);
       template.resourceCountIs('AWS::Lambda::Version', 0);
-      // And so no spill-over alarm: the six alarms below are all there is.
+      // And so no spill-over alarm: the ten alarms below are all there is.
       expect(JSON.stringify(template.toJSON())).not.toContain('ProvisionedConcurrency');
     });
 
     it('reserves no concurrency unless told to', () => {
-      const [, fnResource] = only(template, 'AWS::Lambda::Function');
+      const [, fnResource] = functionNamed(template, 'triggers-api-dev');
       expect(fnResource.Properties).not.toHaveProperty('ReservedConcurrentExecutions');
     });
 
     it('sets exactly the environment the server reads on Lambda', () => {
-      const [, fnResource] = only(template, 'AWS::Lambda::Function');
+      const [, fnResource] = functionNamed(template, 'triggers-api-dev');
       expect(fnResource.Properties.Environment.Variables).toEqual({
         TRIGGERS_STAGE: 'dev',
         TRIGGERS_STORE: 'dynamodb',
@@ -257,7 +232,7 @@ describe('TriggersStack with the default context (stage dev)', () => {
 
   describe('permissions', () => {
     it('gives the function its own role, assumable only by Lambda, with no managed policy', () => {
-      const [role, resource] = only(template, 'AWS::IAM::Role');
+      const [role, resource] = roleOf(template, functionNamed(template, 'triggers-api-dev')[1]);
       expect(resource.Properties.AssumeRolePolicyDocument.Statement).toEqual([
         { Action: 'sts:AssumeRole', Effect: 'Allow', Principal: { Service: 'lambda.amazonaws.com' } },
       ]);
@@ -387,7 +362,9 @@ describe('TriggersStack with the default context (stage dev)', () => {
       const [api] = only(template, 'AWS::ApiGateway::RestApi');
       const [stage] = only(template, 'AWS::ApiGateway::Stage');
       const permissions = Object.values(
-        template.findResources('AWS::Lambda::Permission') as Record<string, Resource>,
+        template.findResources('AWS::Lambda::Permission', {
+          Properties: { Principal: 'apigateway.amazonaws.com' },
+        }) as Record<string, Resource>,
       );
       const prefix = `arn:<AWS::Partition>:execute-api:<AWS::Region>:<AWS::AccountId>:<${api}>/<${stage}>`;
       expect(permissions.map((permission) => flatten(permission.Properties.SourceArn)).sort()).toEqual([
@@ -445,7 +422,7 @@ describe('TriggersStack with the default context (stage dev)', () => {
       ReturnData: false,
     });
 
-    it('has six alarms, each notifying the stage topic on alarm and on recovery', () => {
+    it('has ten alarms, each notifying the stage topic on alarm and on recovery', () => {
       const [topic] = only(template, 'AWS::SNS::Topic', { TopicName: 'triggers-api-alarms-dev' });
       const alarms = Object.values(
         template.findResources('AWS::CloudWatch::Alarm') as Record<string, Resource>,
@@ -457,6 +434,10 @@ describe('TriggersStack with the default context (stage dev)', () => {
         'triggers-api-dev-lambda-errors',
         'triggers-api-dev-lambda-throttles',
         'triggers-api-dev-latency-p99',
+        'triggers-api-dev-webhook-deliveries-failed',
+        'triggers-api-dev-webhook-stream-errors',
+        'triggers-api-dev-webhook-stream-failures',
+        'triggers-api-dev-webhook-sweep-errors',
       ]);
       for (const { Properties } of alarms) {
         expect(Properties.AlarmActions).toEqual([{ Ref: topic }]);
@@ -563,7 +544,7 @@ describe('TriggersStack with the default context (stage dev)', () => {
     });
   });
 
-  it('outputs the stage URL, both table names and the function name, and nothing else', () => {
+  it("outputs the stage URL, both table names, the functions' names and the failure queue, and nothing else", () => {
     const [api] = only(template, 'AWS::ApiGateway::RestApi');
     const [stage] = only(template, 'AWS::ApiGateway::Stage');
     const outputs = template.toJSON().Outputs as Record<string, { Value: unknown }>;
@@ -572,6 +553,9 @@ describe('TriggersStack with the default context (stage dev)', () => {
       'EventsTableName',
       'FunctionName',
       'KeysTableName',
+      'WebhookStreamFailuresQueueUrl',
+      'WebhookStreamFunctionName',
+      'WebhookSweepFunctionName',
     ]);
     expect(flatten(outputs.ApiUrl?.Value)).toBe(
       `https://<${api}>.execute-api.<AWS::Region>.<AWS::URLSuffix>/<${stage}>/`,
@@ -579,6 +563,15 @@ describe('TriggersStack with the default context (stage dev)', () => {
     expect(outputs.EventsTableName?.Value).toEqual({ Ref: eventsTable });
     expect(outputs.KeysTableName?.Value).toEqual({ Ref: keysTable });
     expect(outputs.FunctionName?.Value).toEqual({ Ref: fn });
+    expect(outputs.WebhookStreamFunctionName?.Value).toEqual({
+      Ref: functionNamed(template, 'triggers-api-dev-webhook-stream')[0],
+    });
+    expect(outputs.WebhookSweepFunctionName?.Value).toEqual({
+      Ref: functionNamed(template, 'triggers-api-dev-webhook-sweep')[0],
+    });
+    expect(outputs.WebhookStreamFailuresQueueUrl?.Value).toEqual({
+      Ref: only(template, 'AWS::SQS::Queue')[0],
+    });
   });
 });
 
@@ -638,7 +631,7 @@ describe('TriggersStack for prod with every setting given', () => {
   });
 
   it('keeps 5 containers initialised behind a live alias of the current version, and API Gateway invokes the alias', () => {
-    const [fn] = only(template, 'AWS::Lambda::Function');
+    const [fn] = functionNamed(template, 'triggers-api-prod');
     const [version, published] = only(template, 'AWS::Lambda::Version');
     expect(published.Properties.FunctionName).toEqual({ Ref: fn });
     const [alias] = only(template, 'AWS::Lambda::Alias', {
@@ -651,7 +644,9 @@ describe('TriggersStack for prod with every setting given', () => {
       template.findResources('AWS::ApiGateway::Method') as Record<string, Resource>,
     );
     const permissions = Object.values(
-      template.findResources('AWS::Lambda::Permission') as Record<string, Resource>,
+      template.findResources('AWS::Lambda::Permission', {
+        Properties: { Principal: 'apigateway.amazonaws.com' },
+      }) as Record<string, Resource>,
     );
     expect(methods).toHaveLength(4);
     for (const method of methods) {
@@ -662,7 +657,7 @@ describe('TriggersStack for prod with every setting given', () => {
   });
 
   it('alarms when requests spill over the provisioned containers in 2 of 3 five-minute periods', () => {
-    const [fn] = only(template, 'AWS::Lambda::Function');
+    const [fn] = functionNamed(template, 'triggers-api-prod');
     const [topic] = only(template, 'AWS::SNS::Topic');
     const [, alarm] = only(template, 'AWS::CloudWatch::Alarm', {
       AlarmName: 'triggers-api-prod-provisioned-spillover',
@@ -708,7 +703,7 @@ describe('TriggersStack for prod with every setting given', () => {
   });
 
   it("scopes the log permissions to prod's own log group", () => {
-    const [, role] = only(template, 'AWS::IAM::Role');
+    const [, role] = roleOf(template, functionNamed(template, 'triggers-api-prod')[1]);
     const resources = role.Properties.Policies[0].PolicyDocument.Statement.flatMap(
       (statement: { Resource: unknown }) => asList(statement.Resource).map(flatten),
     );
@@ -741,16 +736,8 @@ describe('TriggersStack context checks', () => {
 });
 
 describe('TriggersStack with real bundling', () => {
-  it("deploys exactly bundleLambda's output, with the index.js that index.handler names", () => {
-    // Prepare
-    const app = appWith({}, { bundle: true });
-    const expected = mkdtempSync(path.join(workDir, 'bundle-'));
-    bundleLambda(expected);
-    // Act
-    const template = Template.fromStack(createTriggersStack(app));
-    // Assess
-    const [, fn] = only(template, 'AWS::Lambda::Function');
-    expect(fn.Properties.Handler).toBe('index.handler');
+  /** The files of the asset a function deploys, and whether each is the same as in `expected`. */
+  function assetOf(app: App, fn: Resource, expected: string) {
     const hash = String(fn.Properties.Code.S3Key).replace(/\.zip$/, '');
     const asset = path.join(app.outdir, `asset.${hash}`);
     const files = readdirSync(asset).sort();
@@ -766,5 +753,25 @@ describe('TriggersStack with real bundling', () => {
         same: true,
       });
     }
+  }
+
+  it("deploys exactly bundleLambda's output for the API and bundleDeliveryLambda's for both delivery functions", () => {
+    // Prepare
+    const app = appWith({}, { bundle: true });
+    const api = mkdtempSync(path.join(workDir, 'bundle-'));
+    bundleLambda(api);
+    const delivery = mkdtempSync(path.join(workDir, 'delivery-bundle-'));
+    bundleDeliveryLambda(delivery);
+    // Act
+    const template = Template.fromStack(createTriggersStack(app));
+    // Assess
+    const [, fn] = functionNamed(template, 'triggers-api-dev');
+    expect(fn.Properties.Handler).toBe('index.handler');
+    assetOf(app, fn, api);
+    const [, stream] = functionNamed(template, 'triggers-api-dev-webhook-stream');
+    const [, sweep] = functionNamed(template, 'triggers-api-dev-webhook-sweep');
+    expect(stream.Properties.Code).toEqual(sweep.Properties.Code);
+    expect(stream.Properties.Code).not.toEqual(fn.Properties.Code);
+    assetOf(app, stream, delivery);
   });
 });

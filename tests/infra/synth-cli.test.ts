@@ -1,5 +1,5 @@
 import { execFile } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
@@ -19,7 +19,7 @@ describe('npm run synth', () => {
     rmSync(outDir, { recursive: true, force: true });
   });
 
-  it('synthesizes the prod stack with its bundled function, with no AWS credentials', async () => {
+  it('synthesizes the prod stack with its bundled functions, with no AWS credentials', async () => {
     const env = Object.fromEntries(Object.entries(process.env).filter(([name]) => !name.startsWith('AWS_')));
     const { stdout, stderr } = await promisify(execFile)(
       'npm',
@@ -30,14 +30,24 @@ describe('npm run synth', () => {
     const functions = Object.values(
       template.Resources as Record<string, { Type: string; Properties: Record<string, unknown> }>,
     ).filter((resource) => resource.Type === 'AWS::Lambda::Function');
-    expect(functions.map((fn) => fn.Properties.FunctionName)).toEqual(['triggers-api-prod']);
-    const manifest = JSON.parse(readFileSync(path.join(outDir, 'TriggersApi-prod.assets.json'), 'utf8'));
-    const asset = Object.values(manifest.files as Record<string, { source: { path: string } }>).find((file) =>
-      file.source.path.startsWith('asset.'),
+    expect(functions.map((fn) => fn.Properties.FunctionName)).toEqual([
+      'triggers-api-prod',
+      'triggers-api-prod-webhook-stream',
+      'triggers-api-prod-webhook-sweep',
+    ]);
+    // Each function's asset, as bundled: the API's with the contract, the delivery one without.
+    const assetOf = (fn: { Properties: Record<string, unknown> }) => {
+      const hash = String((fn.Properties.Code as { S3Key: string }).S3Key).replace(/\.zip$/, '');
+      return path.join(outDir, `asset.${hash}`);
+    };
+    const [api, stream, sweep] = functions.map(assetOf);
+    expect(readdirSync(api as string)).toContain('triggers.v1.yaml');
+    expect(statSync(path.join(api as string, 'index.js')).size).toBeGreaterThan(500_000);
+    expect(sweep).toBe(stream);
+    expect(readdirSync(stream as string).sort()).toEqual(['index.js', 'index.js.map', 'version.json']);
+    expect(Object.values(template.Resources as Record<string, { Type: string }>).map((r) => r.Type)).toEqual(
+      expect.arrayContaining(['AWS::Lambda::EventSourceMapping', 'AWS::Events::Rule', 'AWS::SQS::Queue']),
     );
-    expect(asset).toBeDefined();
-    const bundle = readFileSync(path.join(outDir, asset?.source.path ?? '', 'index.js'), 'utf8');
-    expect(bundle.length).toBeGreaterThan(500_000);
     expect(`${stdout}${stderr}`).not.toMatch(/telemetry|credentials/i);
   }, 180_000);
 });

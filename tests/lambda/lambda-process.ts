@@ -10,8 +10,8 @@ export interface ProxyResult {
   isBase64Encoded: boolean;
 }
 
-export interface Invocation {
-  result: ProxyResult;
+export interface Invocation<Result = ProxyResult> {
+  result: Result;
   ms: number;
 }
 
@@ -21,7 +21,9 @@ export interface Invocation {
  */
 export interface LambdaProcess {
   requireMs: number;
+  /** Invokes `handler` (the bundle's export of that name). */
   invoke(event: object): Promise<Invocation>;
+  invoke<Result>(event: object, handler: string): Promise<Invocation<Result>>;
   /** Every JSON line the function wrote to stdout so far (logs and EMF metrics). */
   outputLines(): Array<Record<string, unknown>>;
   stop(): Promise<void>;
@@ -34,6 +36,8 @@ export async function startLambdaProcess(
   const child: ChildProcess = fork(path.join(__dirname, 'runner.cjs'), [], {
     env: {
       PATH: process.env.PATH,
+      // Under faketime (`npm run test:future`) the bundle keeps the test's clock.
+      ...sameClock(),
       AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true',
       ...env,
       LAMBDA_BUNDLE: bundle,
@@ -48,7 +52,10 @@ export async function startLambdaProcess(
   child.stderr?.on('data', (chunk: Buffer) => {
     stderr += chunk.toString('utf8');
   });
-  const pending = new Map<number, { resolve: (value: Invocation) => void; reject: (error: Error) => void }>();
+  const pending = new Map<
+    number,
+    { resolve: (value: Invocation<unknown>) => void; reject: (error: Error) => void }
+  >();
   let nextId = 0;
   const requireMs = await new Promise<number>((resolve, reject) => {
     child.once('exit', (code) => reject(new Error(`the bundle exited (${code}) while loading:\n${stderr}`)));
@@ -58,7 +65,7 @@ export async function startLambdaProcess(
         type?: string;
         requireMs?: number;
         id?: number;
-        result?: ProxyResult;
+        result?: unknown;
         error?: string;
         ms?: number;
       }) => {
@@ -69,17 +76,17 @@ export async function startLambdaProcess(
         const waiter = pending.get(message.id as number);
         pending.delete(message.id as number);
         if (message.error) waiter?.reject(new Error(`the handler threw: ${message.error}`));
-        else waiter?.resolve({ result: message.result as ProxyResult, ms: message.ms as number });
+        else waiter?.resolve({ result: message.result, ms: message.ms as number });
       },
     );
   });
   return {
     requireMs,
-    invoke(event) {
+    invoke(event: object, handler?: string) {
       const id = nextId++;
-      return new Promise((resolve, reject) => {
-        pending.set(id, { resolve, reject });
-        child.send({ id, event });
+      return new Promise<Invocation<never>>((resolve, reject) => {
+        pending.set(id, { resolve: resolve as (value: Invocation<unknown>) => void, reject });
+        child.send({ id, event, handler });
       });
     },
     outputLines() {
@@ -95,4 +102,14 @@ export async function startLambdaProcess(
       await exited;
     },
   };
+}
+
+/** faketime's variables, when this process runs under it (it preloads itself into children). */
+function sameClock(): Record<string, string> {
+  return Object.fromEntries(
+    Object.entries(process.env).filter(
+      (entry): entry is [string, string] =>
+        entry[1] !== undefined && (entry[0] === 'LD_PRELOAD' || entry[0].startsWith('FAKETIME')),
+    ),
+  );
 }

@@ -438,6 +438,127 @@ export function describeWebhookStore(name: string, makeStores: () => Promise<Web
       });
     });
 
+    describe('claim (one delivery by its keys)', () => {
+      const claimOne = (
+        subscription: StoredSubscription,
+        event: StoredEvent,
+        claimMs = MINUTE,
+        tenantId = subscription.tenantId,
+      ) => s.webhooks.claim(tenantId, subscription.subscriptionId, event.eventId, claimMs);
+
+      it('claims a due delivery under a new claim id, hidden from claimDue until claimMs runs out', async () => {
+        // Prepare
+        const subscription = await subscribed();
+        const event = await publish();
+        const other = await publish();
+        // Act
+        const start = s.clock.now;
+        const claimed = await claimOne(subscription, event, 30 * SECOND);
+        const rest = await claim();
+        s.clock.advance(30 * SECOND);
+        const back = await claim();
+        // Assess
+        expect(claimed).toEqual({
+          tenantId: 'tenant-a',
+          subscriptionId: subscription.subscriptionId,
+          eventId: event.eventId,
+          attempts: 0,
+          nextAttemptAt: start + 30 * SECOND,
+          claimId: expect.any(String),
+          claimedUntil: start + 30 * SECOND,
+        });
+        expect(pairs(rest)).toEqual([pair(subscription, other)]);
+        expect(pairs(back)).toEqual([pair(subscription, event)]);
+        expect(back[0]?.claimId).not.toBe(claimed?.claimId);
+      });
+
+      it('answers undefined while claimDue holds the delivery, and claims it once that claim ran out', async () => {
+        // Prepare
+        const subscription = await subscribed();
+        const event = await publish();
+        const [swept] = await claim({ claimMs: 10 * SECOND });
+        // Act
+        const held = await claimOne(subscription, event);
+        s.clock.advance(10 * SECOND);
+        const taken = await claimOne(subscription, event);
+        // Assess
+        expect(held).toBeUndefined();
+        expect(taken).toMatchObject({ eventId: event.eventId, attempts: 0 });
+        expect(taken?.claimId).not.toBe(swept?.claimId);
+        const lost = await s.webhooks.finishAttempt(
+          swept as ClaimedDelivery,
+          result(swept as ClaimedDelivery, 'succeeded'),
+        );
+        expect(lost).toEqual({ kind: 'claim_lost' });
+        const done = await s.webhooks.finishAttempt(
+          taken as ClaimedDelivery,
+          result(taken as ClaimedDelivery, 'succeeded'),
+        );
+        expect(done).toEqual({ kind: 'recorded', disabled: null });
+      });
+
+      it('answers undefined for a delivery retrying later, then claims it with its attempts once due', async () => {
+        // Prepare
+        const subscription = await subscribed();
+        const event = await publish();
+        const first = (await claimOne(subscription, event)) as ClaimedDelivery;
+        await s.webhooks.finishAttempt(
+          first,
+          result(first, 'retrying', { nextAttemptAt: s.clock.now + 5 * SECOND }),
+        );
+        // Act
+        const early = await claimOne(subscription, event);
+        s.clock.advance(5 * SECOND);
+        const due = await claimOne(subscription, event);
+        // Assess
+        expect(early).toBeUndefined();
+        expect(due).toMatchObject({ eventId: event.eventId, attempts: 1 });
+      });
+
+      it('answers undefined for a delivery that is gone, unknown, or of another tenant', async () => {
+        // Prepare
+        const subscription = await subscribed();
+        const delivered = await publish();
+        const [claimed] = await claim();
+        await s.webhooks.finishAttempt(
+          claimed as ClaimedDelivery,
+          result(claimed as ClaimedDelivery, 'succeeded'),
+        );
+        const pending = await publish();
+        const unsubscribed = newSubscription();
+        // Act
+        const gone = await claimOne(subscription, delivered);
+        const unknownEvent = await s.webhooks.claim(
+          'tenant-a',
+          subscription.subscriptionId,
+          'evt_none',
+          MINUTE,
+        );
+        const unknownSubscription = await claimOne(unsubscribed, pending);
+        const otherTenant = await claimOne(subscription, pending, MINUTE, 'tenant-b');
+        // Assess
+        expect(gone).toBeUndefined();
+        expect(unknownEvent).toBeUndefined();
+        expect(unknownSubscription).toBeUndefined();
+        expect(otherTenant).toBeUndefined();
+        expect(pairs(await claim())).toEqual([pair(subscription, pending)]);
+      });
+
+      it('gives one delivery to exactly one of 10 concurrent claims, racing a claimDue', async () => {
+        // Prepare
+        const subscription = await subscribed();
+        const event = await publish();
+        // Act
+        const [swept, ...direct] = await Promise.all([
+          claim(),
+          ...Array.from({ length: 10 }, () => claimOne(subscription, event)),
+        ]);
+        // Assess
+        const winners = [...(swept as ClaimedDelivery[]), ...direct.filter((c) => c !== undefined)];
+        expect(winners).toHaveLength(1);
+      });
+    });
+
     describe('finishAttempt', () => {
       it('keeps a retrying delivery due at its next attempt with one more attempt, and logs the attempt', async () => {
         // Prepare

@@ -149,6 +149,41 @@ describe('SSRF checks at every connection', () => {
   });
 });
 
+describe('SSRF checks before each request in AUTH_MODE=aws', () => {
+  let receiver: WebhookReceiver;
+  beforeEach(async () => {
+    receiver = await startReceiver();
+  });
+  afterEach(() => receiver.close());
+
+  // Node connects to a literal address without a lookup: the guard checks it before the request.
+  it.each([
+    ['an http URL', (port: string) => `http://127.0.0.1:${port}/hooks`],
+    ['a literal loopback address', (port: string) => `https://127.0.0.1:${port}/hooks`],
+    ['a literal IPv6 loopback address', (port: string) => `https://[::1]:${port}/hooks`],
+  ])('refuses %s stored before (say under AUTH_MODE=local), sending nothing', async (_name, url) => {
+    const poster = createPoster(new TargetGuard('aws'), { timeoutMs: 2_000, socketsPerTarget: 1 });
+    try {
+      const result = await poster.post(url(new URL(receiver.url).port), {}, '{}');
+      expect(result.statusCode).toBeNull();
+      expect(result.error).toMatch(/must be https|non-public address/);
+      expect(receiver.received).toHaveLength(0);
+    } finally {
+      poster.close();
+    }
+  });
+
+  it('lets AUTH_MODE=local post to the same literal loopback address', async () => {
+    const poster = createPoster(new TargetGuard('local'), { timeoutMs: 2_000, socketsPerTarget: 1 });
+    try {
+      const result = await poster.post(receiver.url, {}, '{}');
+      expect(result).toEqual({ statusCode: 200, error: null });
+    } finally {
+      poster.close();
+    }
+  });
+});
+
 describe('forbiddenAddress', () => {
   it.each([
     ['127.0.0.1', true],

@@ -125,6 +125,19 @@ export interface WebhookStore {
    */
   claimDue(query: ClaimQuery): Promise<ClaimedDelivery[]>;
   /**
+   * Claims one delivery by its keys, as claimDue would, when it is due now: never claimed, due
+   * again after a retrying attempt, or its claim ran out (a claim whose deliverer died is no
+   * claim). Undefined when it is not: claimed by another deliverer, retrying later, or gone
+   * (delivered, dropped, never written). For the first attempt of a delivery record, started
+   * by its own write (the events table's stream on AWS), racing the sweeps of claimDue.
+   */
+  claim(
+    tenantId: string,
+    subscriptionId: string,
+    eventId: string,
+    claimMs: number,
+  ): Promise<ClaimedDelivery | undefined>;
+  /**
    * Ends the claimed attempt in one write: appends it to the log; `retrying` keeps the record
    * due at `attempt.nextAttemptAt`, `succeeded` and `failed` delete it; tracks the
    * subscription's failing run (disabling it when `failingSince` is FAILING_DISABLE_MS old) and

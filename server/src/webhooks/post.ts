@@ -18,8 +18,9 @@ export interface WebhookPoster {
 /**
  * POSTs webhooks over node:http(s) with keep-alive agents (a connection is reused for the
  * next webhook to the same target). Every new connection resolves its host through the
- * guard, which refuses non-public addresses in AUTH_MODE=aws. A redirect is an answer like
- * any other: it is reported, never followed.
+ * guard, which refuses non-public addresses in AUTH_MODE=aws; a literal address (which Node
+ * connects to without a lookup) and the scheme are checked by the guard before the request.
+ * A redirect is an answer like any other: it is reported, never followed.
  */
 export function createPoster(
   guard: TargetGuard,
@@ -36,6 +37,11 @@ export function createPoster(
   const post = (url: string, headers: Record<string, string>, body: string): Promise<PostResult> =>
     new Promise((resolve) => {
       const target = new URL(url);
+      const refused = guard.refusal(target);
+      if (refused) {
+        resolve({ statusCode: null, error: refused.message });
+        return;
+      }
       const secure = target.protocol === 'https:';
       const payload = Buffer.from(body, 'utf8');
       let settled = false;

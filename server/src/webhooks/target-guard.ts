@@ -86,6 +86,24 @@ export class TargetGuard {
   }
 
   /**
+   * What connectionLookup cannot see, for the poster to check before each request: Node
+   * connects to an IP-literal host without any lookup, and the scheme is no lookup's business.
+   * So in AUTH_MODE=aws a target stored as `http://...` or `https://10.0.0.1/` (subscribed under
+   * AUTH_MODE=local, say, on the same tables) is refused here. Undefined when it may be tried.
+   */
+  refusal(url: URL): TargetRefusedError | undefined {
+    if (this.mode === 'local') return undefined;
+    if (url.protocol !== 'https:') return new TargetRefusedError('target_url must be https.');
+    const host = url.hostname.replace(/^\[|\]$/g, '');
+    if (isIP(host) && forbiddenAddress(host)) {
+      return new TargetRefusedError(
+        `target_url's host ${host} is a loopback, private, link-local or otherwise non-public address; webhooks go only to public addresses.`,
+      );
+    }
+    return undefined;
+  }
+
+  /**
    * A `lookup` for http(s).request: resolves through the resolver and refuses a forbidden
    * address in AUTH_MODE=aws, so the check holds for the address actually connected to.
    */

@@ -101,38 +101,69 @@ interface ShardCursor {
 }
 
 /** Claims one candidate; undefined when another claim or a finished attempt came first. */
-async function claimOne(
+function claimOne(
   source: ClaimSource,
   entry: DueEntry,
   query: ClaimQuery,
   now: number,
 ): Promise<ClaimedDelivery | undefined> {
+  return claimRecord(source, entry.pk, query.claimMs, now, { claimId: entry.claim_id });
+}
+
+/**
+ * WebhookStore.claim: one record by its key, due now whatever claim it had (a live claim
+ * keeps next_attempt_at in the future, so `due` alone refuses it). No index read.
+ */
+export function claimDeliveryRecord(
+  source: Pick<ClaimSource, 'client' | 'tableName'>,
+  pk: string,
+  claimMs: number,
+  now: number,
+): Promise<ClaimedDelivery | undefined> {
+  return claimRecord(source, pk, claimMs, now, 'any');
+}
+
+/**
+ * The conditional UpdateItem of a claim: the record still exists (a delivery record: it has
+ * `due_pk`), is due, and, when `seen` says so, still carries the claim the index showed (or
+ * none). It sets a new claim id and moves the record (and its `due` key) to the claim's end.
+ */
+async function claimRecord(
+  source: Pick<ClaimSource, 'client' | 'tableName'>,
+  pk: string,
+  claimMs: number,
+  now: number,
+  seen: { claimId: string | undefined } | 'any',
+): Promise<ClaimedDelivery | undefined> {
   const claimId = randomUUID();
-  const claimedUntil = now + query.claimMs;
-  const Key = { pk: entry.pk };
-  const seen = entry.claim_id === undefined ? {} : { ':seen': entry.claim_id };
+  const claimedUntil = now + claimMs;
+  const Key = { pk };
+  const claimCondition =
+    seen === 'any'
+      ? ''
+      : seen.claimId === undefined
+        ? ' AND attribute_not_exists(claim_id)'
+        : ' AND claim_id = :seen';
   try {
     const result = await source.client.send(
       new UpdateCommand({
         TableName: source.tableName,
         Key,
         UpdateExpression: 'SET claim_id = :claim, next_attempt_at = :until, due_sk = :sk',
-        ConditionExpression:
-          'attribute_exists(due_pk) AND next_attempt_at <= :now AND ' +
-          (entry.claim_id === undefined ? 'attribute_not_exists(claim_id)' : 'claim_id = :seen'),
+        ConditionExpression: `attribute_exists(due_pk) AND next_attempt_at <= :now${claimCondition}`,
         ExpressionAttributeValues: {
           ':claim': claimId,
           ':until': claimedUntil,
-          ':sk': dueSk(claimedUntil, entry.pk),
+          ':sk': dueSk(claimedUntil, pk),
           ':now': now,
-          ...seen,
+          ...(seen !== 'any' && seen.claimId !== undefined ? { ':seen': seen.claimId } : {}),
         },
         ReturnValues: 'ALL_NEW',
         // Free with the failure: tells a lost answer (below) without another read.
         ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
       }),
     );
-    if (!result.Attributes) throw new Error(`UpdateItem with ALL_NEW returned no item for ${entry.pk}`);
+    if (!result.Attributes) throw new Error(`UpdateItem with ALL_NEW returned no item for ${pk}`);
     return readClaimedDelivery(result.Attributes);
   } catch (error) {
     if (!(error instanceof ConditionalCheckFailedException)) throw error;
@@ -144,7 +175,7 @@ async function claimOne(
 }
 
 async function readOwnClaim(
-  source: ClaimSource,
+  source: Pick<ClaimSource, 'client' | 'tableName'>,
   Key: RawItem,
   claimId: string,
 ): Promise<ClaimedDelivery | undefined> {

@@ -84,8 +84,15 @@ export function attemptPk(
  */
 export const DUE_SHARDS = 4;
 
+/**
+ * What every `due_pk` starts with. Only delivery records carry `due_pk` (the table's key has
+ * the tenant first, so a key prefix cannot tell them apart): the events table's stream is
+ * filtered on this prefix to reach the delivery function (infra/src/delivery.ts).
+ */
+export const DUE_PK_PREFIX = 'due#';
+
 export function dueShardPk(shard: number): string {
-  return `due#${shard}`;
+  return `${DUE_PK_PREFIX}${shard}`;
 }
 
 /** The shard of a delivery record: FNV-1a of its key, so spread evenly and stable. */

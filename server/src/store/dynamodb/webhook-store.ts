@@ -26,7 +26,7 @@ import {
 } from '../webhook-store';
 import { type RetryPolicy, retryDelay } from './backoff';
 import { type BatchTarget, batchDeleteByPk, batchGetByPk, UNPROCESSED_RETRY } from './batch';
-import { type ClaimSource, claimDueDeliveries } from './claim-deliveries';
+import { type ClaimSource, claimDeliveryRecord, claimDueDeliveries } from './claim-deliveries';
 import { cancellationReasons, TRANSACTION_CONFLICT_RETRY } from './create-event';
 import { withDynamoFaults } from './errors';
 import type { RawItem } from './item-attributes';
@@ -213,6 +213,18 @@ export class DynamoWebhookStore implements WebhookStore {
 
   claimDue(query: ClaimQuery): Promise<ClaimedDelivery[]> {
     return withDynamoFaults(() => claimDueDeliveries(this.claims, query, this.clock()));
+  }
+
+  /** One conditional UpdateItem on the record's key (see claim-deliveries.ts). */
+  claim(
+    tenantId: string,
+    subscriptionId: string,
+    eventId: string,
+    claimMs: number,
+  ): Promise<ClaimedDelivery | undefined> {
+    return withDynamoFaults(() =>
+      claimDeliveryRecord(this.claims, deliveryPk(tenantId, subscriptionId, eventId), claimMs, this.clock()),
+    );
   }
 
   /**

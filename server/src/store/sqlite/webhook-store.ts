@@ -155,6 +155,40 @@ export class SqliteWebhookStore implements WebhookStore {
     );
   }
 
+  claim(
+    tenantId: string,
+    subscriptionId: string,
+    eventId: string,
+    claimMs: number,
+  ): Promise<ClaimedDelivery | undefined> {
+    return withSqliteFaults(() =>
+      this.writes.run((): ClaimedDelivery | undefined => {
+        const now = this.clock();
+        const claimedUntil = now + claimMs;
+        const claimId = randomUUID();
+        // Due now is the whole condition: a live claim keeps next_attempt_at in the future.
+        const row = this.sql.claimOne.get({
+          claim_id: claimId,
+          until: claimedUntil,
+          now,
+          tenant_id: tenantId,
+          subscription_id: subscriptionId,
+          event_id: eventId,
+        }) as { attempts: number } | undefined;
+        if (!row) return undefined;
+        return {
+          tenantId,
+          subscriptionId,
+          eventId,
+          attempts: row.attempts,
+          nextAttemptAt: claimedUntil,
+          claimId,
+          claimedUntil,
+        };
+      }),
+    );
+  }
+
   finishAttempt(claim: ClaimedDelivery, result: AttemptResult): Promise<FinishOutcome> {
     return withSqliteFaults(() =>
       this.writes.run((): FinishOutcome => {
@@ -300,6 +334,12 @@ function prepareStatements(db: SqliteDatabase) {
     claimDelivery: db.prepare(
       `UPDATE deliveries SET claim_id = ?, next_attempt_at = ?
        WHERE tenant_id = ? AND subscription_id = ? AND event_id = ?`,
+    ),
+    claimOne: db.prepare(
+      `UPDATE deliveries SET claim_id = @claim_id, next_attempt_at = @until
+       WHERE tenant_id = @tenant_id AND subscription_id = @subscription_id AND event_id = @event_id
+         AND next_attempt_at <= @now
+       RETURNING attempts`,
     ),
     retryDelivery: db.prepare(
       `UPDATE deliveries SET attempts = attempts + 1, next_attempt_at = ?, claim_id = NULL
