@@ -244,7 +244,7 @@ describe('subscriptions helpers against the real server', () => {
       events: t.store,
       clock: t.clock.read,
       logger: pino({ level: 'silent' }),
-      poster: createPoster(new TargetGuard('local'), { timeoutMs: 15_000, socketsPerTarget: 20 }),
+      poster: createPoster(new TargetGuard('local'), { timeoutMs: 15_000, socketsPerHost: 20 }),
       retryScheduleSeconds: [5, 300],
       concurrency: 50,
       concurrencyPerTarget: 20,

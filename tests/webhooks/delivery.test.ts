@@ -31,7 +31,7 @@ async function webhookApp(options: Options = {}) {
     logger: pino({ level: 'silent' }),
     poster: createPoster(new TargetGuard('local'), {
       timeoutMs,
-      socketsPerTarget: options.concurrencyPerTarget ?? 20,
+      socketsPerHost: options.concurrencyPerTarget ?? 20,
     }),
     retryScheduleSeconds: options.retryScheduleSeconds ?? [5, 300, 1800, 7200, 18000, 36000, 36000],
     concurrency: 50,
@@ -271,6 +271,12 @@ describe('Webhook delivery (DESIGN §11)', () => {
     expect(await w.getSubscription(subscription_id)).toMatchObject({
       status: 'disabled',
       disabled_reason: 'failing',
+    });
+    // The attempt that disabled it was the delivery's last: failed, with no next attempt.
+    expect((await w.log(subscription_id))[0]).toMatchObject({
+      attempt: 6,
+      outcome: 'failed',
+      next_attempt_at: null,
     });
     await w.advance(DAY);
     expect(receiver.received).toHaveLength(6);

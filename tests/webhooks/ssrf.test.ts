@@ -101,7 +101,7 @@ describe('SSRF checks at every connection', () => {
         events: t.store,
         clock: t.clock.read,
         logger: pino({ level: 'silent' }),
-        poster: createPoster(new TargetGuard(mode, resolver), { timeoutMs: 2_000, socketsPerTarget: 2 }),
+        poster: createPoster(new TargetGuard(mode, resolver), { timeoutMs: 2_000, socketsPerHost: 2 }),
         retryScheduleSeconds: [60],
         concurrency: 4,
         concurrencyPerTarget: 2,
@@ -162,7 +162,7 @@ describe('SSRF checks before each request in AUTH_MODE=aws', () => {
     ['a literal loopback address', (port: string) => `https://127.0.0.1:${port}/hooks`],
     ['a literal IPv6 loopback address', (port: string) => `https://[::1]:${port}/hooks`],
   ])('refuses %s stored before (say under AUTH_MODE=local), sending nothing', async (_name, url) => {
-    const poster = createPoster(new TargetGuard('aws'), { timeoutMs: 2_000, socketsPerTarget: 1 });
+    const poster = createPoster(new TargetGuard('aws'), { timeoutMs: 2_000, socketsPerHost: 1 });
     try {
       const result = await poster.post(url(new URL(receiver.url).port), {}, '{}');
       expect(result.statusCode).toBeNull();
@@ -174,7 +174,7 @@ describe('SSRF checks before each request in AUTH_MODE=aws', () => {
   });
 
   it('lets AUTH_MODE=local post to the same literal loopback address', async () => {
-    const poster = createPoster(new TargetGuard('local'), { timeoutMs: 2_000, socketsPerTarget: 1 });
+    const poster = createPoster(new TargetGuard('local'), { timeoutMs: 2_000, socketsPerHost: 1 });
     try {
       const result = await poster.post(receiver.url, {}, '{}');
       expect(result).toEqual({ statusCode: 200, error: null });

@@ -159,6 +159,15 @@ export interface WebhookStore {
   close(): Promise<void>;
 }
 
+/**
+ * The result as recorded when it disables the subscription: a failure that would have been
+ * retried is the delivery's last (`failed`, no next attempt), since nothing more is sent.
+ */
+export function endedByDisabling(result: AttemptResult, disabled: DisabledReason | null): AttemptResult {
+  if (!disabled || result.attempt.outcome !== 'retrying') return result;
+  return { ...result, attempt: { ...result.attempt, outcome: 'failed', nextAttemptAt: null } };
+}
+
 /** Does the subscription want this event? Prefix patterns end in `.*`. */
 export function subscriptionMatches(
   subscription: Pick<StoredSubscription, 'eventTypes' | 'sources'>,

@@ -52,13 +52,15 @@ export async function attemptDelivery(
   stopping: () => boolean = () => false,
 ): Promise<AttemptEnd> {
   const { webhooks, events, clock, poster } = deps;
+  const attemptNumber = claim.attempts + 1;
+  // The event first, the subscription last: the fewer reads between the subscription's check
+  // and the POST, the nearer "no delivery starts after DELETE answers" holds on a networked store.
+  const event = await events.get(claim.tenantId, claim.eventId);
   const subscription = await webhooks.getSubscription(claim.tenantId, claim.subscriptionId);
   if (subscription?.status !== 'active') {
     await webhooks.dropDelivery(claim);
     return 'dropped';
   }
-  const attemptNumber = claim.attempts + 1;
-  const event = await events.get(claim.tenantId, claim.eventId);
   if (!event) {
     const now = clock();
     return record(claim, deps, {
@@ -141,5 +143,6 @@ async function record(
       'webhook subscription disabled',
     );
   }
-  return result.attempt.outcome;
+  // Disabling ends the delivery: the store recorded a would-be retry as failed.
+  return finished.disabled ? 'failed' : result.attempt.outcome;
 }

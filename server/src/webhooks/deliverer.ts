@@ -35,6 +35,8 @@ export class Deliverer {
   private wokenWhilePumping = false;
   private stopped = true;
   private timer: NodeJS.Timeout | undefined;
+  /** The latest claiming pass: stop() waits for it, so no attempt starts after it returns. */
+  private pumped: Promise<void> = Promise.resolve();
   private readonly pollIntervalMs: number;
 
   constructor(private readonly options: DelivererOptions) {
@@ -53,13 +55,14 @@ export class Deliverer {
       this.wokenWhilePumping = true;
       return;
     }
-    void this.pump();
+    this.pumped = this.pump();
   };
 
   /** Stops claiming, cuts attempts in flight (their claims run out; they are made again later). */
   async stop(): Promise<void> {
     this.stopped = true;
     clearTimeout(this.timer);
+    await this.pumped;
     this.options.poster.close();
     await Promise.allSettled([...this.running]);
   }
@@ -107,6 +110,8 @@ export class Deliverer {
    * then they are left to be claimed again rather than risk a second deliverer sending too.
    */
   private startOrQueue(claim: ClaimedDelivery): void {
+    // Claimed as the deliverer stopped: left to run out and be claimed again.
+    if (this.stopped) return;
     const key = claim.subscriptionId;
     if ((this.inFlightBySubscription.get(key) ?? 0) < this.options.concurrencyPerTarget) {
       this.launch(claim);
@@ -198,7 +203,7 @@ export function startDeliverer(options: {
     logger: options.logger,
     poster: createPoster(guard, {
       timeoutMs: config.webhooks.timeoutMs,
-      socketsPerTarget: config.webhooks.concurrencyPerTarget,
+      socketsPerHost: config.webhooks.concurrency,
     }),
     retryScheduleSeconds: config.webhooks.retryScheduleSeconds,
     concurrency: config.webhooks.concurrency,

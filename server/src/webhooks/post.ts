@@ -22,13 +22,20 @@ export interface WebhookPoster {
  * connects to without a lookup) and the scheme are checked by the guard before the request.
  * A redirect is an answer like any other: it is reported, never followed.
  */
+/** How much of a response body is read (and thrown away) before its connection is cut. */
+const DRAIN_MAX_BYTES = 64 * 1024;
+const DRAIN_MS = 5_000;
+
 export function createPoster(
   guard: TargetGuard,
-  options: { timeoutMs: number; socketsPerTarget: number },
+  options: { timeoutMs: number; socketsPerHost: number },
 ): WebhookPoster {
+  // As many sockets per host as attempts may run at once: many subscriptions share a host
+  // (every Zap's URL is on hooks.zapier.com), and a request queued for a socket inside the
+  // agent would spend its timeout waiting there. The deliverer bounds what runs at once.
   const agentOptions = {
     keepAlive: true,
-    maxSockets: options.socketsPerTarget,
+    maxSockets: options.socketsPerHost,
     lookup: guard.connectionLookup,
   };
   const agents = { http: new http.Agent(agentOptions), https: new https.Agent(agentOptions) };
@@ -72,7 +79,15 @@ export function createPoster(
         request.destroy();
       }, options.timeoutMs);
       request.on('response', (response) => {
-        // The body is not read, but drained so that the connection can carry the next webhook.
+        // The body is not read, but drained so that the connection can carry the next webhook;
+        // a body that is large or slow to end is cut, with its connection, not waited for.
+        let drained = 0;
+        const cut = setTimeout(() => response.destroy(), DRAIN_MS);
+        response.on('data', (chunk: Buffer) => {
+          drained += chunk.length;
+          if (drained > DRAIN_MAX_BYTES) response.destroy();
+        });
+        response.on('close', () => clearTimeout(cut));
         response.resume();
         const status = response.statusCode ?? null;
         settle({ statusCode: status, error: describeStatus(status, response.headers.location) });

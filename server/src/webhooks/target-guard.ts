@@ -33,13 +33,16 @@ for (const [network, prefix] of [
   ['fc00::', 7], // unique local
   ['fe80::', 10], // link-local
   ['ff00::', 8], // multicast
+  ['::', 96], // IPv4-compatible (deprecated): an IPv4 address in disguise
   ['64:ff9b::', 96], // NAT64: an IPv4 address in disguise
+  ['64:ff9b:1::', 48], // local-use NAT64
+  ['2002::', 16], // 6to4: an IPv4 address in disguise
   ['2001:db8::', 32],
 ] as const) {
   forbidden.addSubnet(network, prefix, 'ipv6');
 }
 
-/** Why the address may not be called, or undefined when it may. */
+/** True when a webhook may not be sent to the address (it is not a public unicast one). */
 export function forbiddenAddress(address: string): boolean {
   const family = isIP(address);
   if (family === 4) return forbidden.check(address, 'ipv4');

@@ -16,6 +16,7 @@ import {
   type ClaimQuery,
   type CreateSubscriptionOutcome,
   type DisabledReason,
+  endedByDisabling,
   FAILING_DISABLE_MS,
   type FinishOutcome,
   MAX_SUBSCRIPTIONS_PER_TENANT,
@@ -252,12 +253,18 @@ export class DynamoWebhookStore implements WebhookStore {
           subscription.failingSince !== null &&
           attemptedAt - subscription.failingSince >= FAILING_DISABLE_MS;
         const disabled: DisabledReason | null = result.disable ?? (exhausted ? 'failing' : null);
+        const effective = endedByDisabling(result, disabled);
         const items = [
-          this.deliveryChange(claim, result),
+          this.deliveryChange(claim, effective),
           {
             Put: {
               TableName: this.tableName,
-              Item: toAttemptItem(claim.tenantId, claim.subscriptionId, result.attempt, result.expiresAt),
+              Item: toAttemptItem(
+                claim.tenantId,
+                claim.subscriptionId,
+                effective.attempt,
+                effective.expiresAt,
+              ),
             },
           },
           this.subscriptionChange(subscription, failingSince, disabled),

@@ -8,6 +8,7 @@ import {
   type ClaimQuery,
   type CreateSubscriptionOutcome,
   type DisabledReason,
+  endedByDisabling,
   FAILING_DISABLE_MS,
   type FinishOutcome,
   MAX_SUBSCRIPTIONS_PER_TENANT,
@@ -192,7 +193,12 @@ export class SqliteWebhookStore implements WebhookStore {
   finishAttempt(claim: ClaimedDelivery, result: AttemptResult): Promise<FinishOutcome> {
     return withSqliteFaults(() =>
       this.writes.run((): FinishOutcome => {
-        const { attempt } = result;
+        const subscription = this.sql.getSubscription.get(claim.tenantId, claim.subscriptionId) as
+          | SubscriptionRow
+          | undefined;
+        const active = subscription?.status === 'active';
+        const disabled = active ? this.disablingReason(subscription, result) : null;
+        const { attempt, expiresAt } = endedByDisabling(result, disabled);
         const key = [claim.tenantId, claim.subscriptionId, claim.eventId, claim.claimId] as const;
         const owned =
           attempt.outcome === 'retrying'
@@ -210,18 +216,20 @@ export class SqliteWebhookStore implements WebhookStore {
           error: attempt.error,
           outcome: attempt.outcome,
           next_attempt_at: attempt.nextAttemptAt,
-          expires_at: result.expiresAt,
+          expires_at: expiresAt,
         });
-        const subscription = this.sql.getSubscription.get(claim.tenantId, claim.subscriptionId) as
-          | SubscriptionRow
-          | undefined;
-        if (subscription?.status !== 'active') return { kind: 'recorded', disabled: null };
-        const disabled = this.trackFailures(
-          subscription,
-          attempt.outcome,
-          attempt.attemptedAt,
-          result.disable,
-        );
+        if (!active) return { kind: 'recorded', disabled: null };
+        const { tenant_id: tenantId, subscription_id: subscriptionId } = subscription;
+        if (attempt.outcome === 'succeeded') {
+          if (subscription.failing_since !== null)
+            this.sql.setFailingSince.run(null, tenantId, subscriptionId);
+        } else if (subscription.failing_since === null) {
+          this.sql.setFailingSince.run(attempt.attemptedAt, tenantId, subscriptionId);
+        }
+        if (disabled) {
+          this.sql.disableSubscription.run(disabled, tenantId, subscriptionId);
+          this.sql.deleteDeliveries.run(tenantId, subscriptionId);
+        }
         return { kind: 'recorded', disabled };
       }),
     );
@@ -278,25 +286,12 @@ export class SqliteWebhookStore implements WebhookStore {
     await this.writes.drain();
   }
 
-  /** Starts, ends or acts on the subscription's run of failed attempts; what it disabled. */
-  private trackFailures(
-    subscription: SubscriptionRow,
-    outcome: AttemptOutcome,
-    at: number,
-    disable: DisabledReason | undefined,
-  ): DisabledReason | null {
-    const { tenant_id: tenantId, subscription_id: subscriptionId } = subscription;
-    if (outcome === 'succeeded') {
-      if (subscription.failing_since !== null) this.sql.setFailingSince.run(null, tenantId, subscriptionId);
-      return null;
-    }
-    const failingSince = subscription.failing_since ?? at;
-    if (subscription.failing_since === null) this.sql.setFailingSince.run(at, tenantId, subscriptionId);
-    const reason = disable ?? (at - failingSince >= FAILING_DISABLE_MS ? 'failing' : undefined);
-    if (!reason) return null;
-    this.sql.disableSubscription.run(reason, tenantId, subscriptionId);
-    this.sql.deleteDeliveries.run(tenantId, subscriptionId);
-    return reason;
+  /** Whether this attempt disables the subscription: a 410, or the end of 5 days of failures. */
+  private disablingReason(subscription: SubscriptionRow, result: AttemptResult): DisabledReason | null {
+    if (result.attempt.outcome === 'succeeded') return null;
+    if (result.disable) return result.disable;
+    const failingSince = subscription.failing_since ?? result.attempt.attemptedAt;
+    return result.attempt.attemptedAt - failingSince >= FAILING_DISABLE_MS ? 'failing' : null;
   }
 }
 

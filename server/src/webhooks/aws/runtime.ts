@@ -77,7 +77,7 @@ export function createDeliveryRuntime(options: DeliveryRuntimeOptions): Delivery
     metrics: options.metrics,
     poster: createPoster(guard, {
       timeoutMs: webhooks.timeoutMs,
-      socketsPerTarget: webhooks.concurrencyPerTarget,
+      socketsPerHost: webhooks.concurrency,
     }),
     retryScheduleSeconds: webhooks.retryScheduleSeconds,
     userAgent: `TriggersAPI-Webhooks/${options.version}`,
