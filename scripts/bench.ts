@@ -51,7 +51,7 @@ const DURATION_S = QUICK ? 3 : 8;
 const WARMUP_S = QUICK ? 1 : 3;
 const SOAK_WINDOWS_S = QUICK ? [4, 4, 4] : [10, 10, 10, 10, 10, 10];
 /** The whole run is cut off after this, whatever happens. */
-const HARD_LIMIT_MS = 12 * 60_000;
+const HARD_LIMIT_MS = 15 * 60_000;
 const INBOX_SMALL = 10_000;
 const INBOX_LARGE = QUICK ? 100_000 : 1_000_000;
 const DYNAMO_INBOX = QUICK ? 2_000 : 10_000;
