@@ -115,8 +115,11 @@ export function createSweepHandler(runtime: DeliveryRuntime): SweepHandler {
         // Waiting deliveries always belong to a subscription with attempts in flight.
         if (slots.inFlight === 0) break;
         const ended = await slots.oneEnded();
-        startWaiting(ended);
-        if (skipped.has(ended)) mayHaveMore = true;
+        // Attempts that ended in the same turn are seen as one: give every waiting
+        // subscription its chance, not only the one named, or its deliveries could be left
+        // waiting with nothing of it in flight to start them.
+        for (const target of [ended, ...waiting.keys()]) startWaiting(target);
+        if ([...skipped].some((target) => slots.hasRoomFor(target))) mayHaveMore = true;
       }
     } finally {
       metrics.publish();
