@@ -50,6 +50,18 @@ export type SubscriptionInput = Schemas['SubscriptionInput'];
  */
 export type DeliveryAttempt = Schemas['DeliveryAttempt'];
 
+/**
+ * What `events.create` answers: the event's `event_id`, `created_at`, `status`, `expires_at`,
+ * the `request_id`, and `replayed`: `true` when the idempotency key had stored the event
+ * before (the API's `Idempotent-Replayed: true`), so this call stored nothing new. That
+ * includes the SDK's own retry of a create whose first answer was lost.
+ *
+ * @example
+ * const created: CreatedEvent = await triggers.events.create(input, { idempotencyKey: 'order.created:ord_1' });
+ * if (created.replayed) console.log('sent before, as', created.event_id);
+ */
+export type CreatedEvent = Schemas['EventCreated'] & { replayed: boolean };
+
 export interface TriggersClientOptions {
   /** Where the API is, e.g. `http://127.0.0.1:8080`. */
   baseUrl: string;
@@ -164,18 +176,21 @@ export function createTriggersClient(options: TriggersClientOptions) {
     /** The typed openapi-fetch client: `{ data, error, response }`, no throwing. */
     raw,
     events: {
-      /** Ingests one event; retried safely with one idempotency key for all attempts. */
-      async create(
-        input: Schemas['EventInput'],
-        requestOptions: RequestOptions = {},
-      ): Promise<Schemas['EventCreated']> {
+      /**
+       * Ingests one event; retried safely with one idempotency key for all attempts.
+       * `replayed` is `true` when that key had stored the event already.
+       */
+      async create(input: Schemas['EventInput'], requestOptions: RequestOptions = {}): Promise<CreatedEvent> {
         // A key in the metadata is the event's own: send it as the header too (they must agree).
         const key = requestOptions.idempotencyKey ?? input.metadata?.idempotency_key ?? newIdempotencyKey();
-        return unwrap(
-          await raw.POST('/v1/events', { body: input, params: { header: { 'Idempotency-Key': key } } }),
-        );
+        const result = await raw.POST('/v1/events', {
+          body: input,
+          params: { header: { 'Idempotency-Key': key } },
+        });
+        const replayed = result.response.headers.get('idempotent-replayed') === 'true';
+        return { ...unwrap(result), replayed };
       },
-      /** Ingests 1 to 100 events; each item succeeds or fails on its own. */
+      /** Ingests 1 to 100 events; each item succeeds or fails on its own (`successful[].replayed`). */
       async createMany(
         items: Schemas['EventInput'][],
         requestOptions: RequestOptions = {},

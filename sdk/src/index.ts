@@ -1,5 +1,6 @@
 export {
   type AckOptions,
+  type CreatedEvent,
   createTriggersClient,
   type DeliveryAttempt,
   type ExtendOptions,
@@ -25,15 +26,19 @@ export {
 export {
   AuthenticationError,
   ConflictError,
+  type ConflictErrorDetails,
   type ErrorCode,
+  type FieldError,
   IdempotencyError,
   NotFoundError,
+  PayloadTooLargeError,
   PermissionError,
   RateLimitError,
   ServerError,
   TriggersApiError,
   TriggersConnectionError,
   ValidationError,
+  type ValidationErrorDetails,
 } from './errors.js';
 export type { components, operations, paths, webhooks } from './generated/triggers.js';
 export { SDK_VERSION } from './generated/version.js';

@@ -14,6 +14,7 @@ import {
   IdempotencyError,
   type InboxPage,
   NotFoundError,
+  PayloadTooLargeError,
   PermissionError,
   RateLimitError,
   ServerError,
@@ -612,6 +613,29 @@ describe('createTriggersClient idempotency', () => {
     expect(sent[0]?.idempotencyKey).toBe('order-1001-paid');
   });
 
+  it('says whether events.create replayed an earlier create, from the Idempotent-Replayed header', async () => {
+    // Prepare: a first answer, then the same answer replayed
+    const replay = created();
+    replay.headers.set('Idempotent-Replayed', 'true');
+    const { fetch } = scriptedFetch(created(), replay);
+    const triggers = client(fetch);
+
+    // Act
+    const first = await triggers.events.create(INPUT, { idempotencyKey: 'order-1001' });
+    const again = await triggers.events.create(INPUT, { idempotencyKey: 'order-1001' });
+
+    // Assess: the body as the API sent it, plus `replayed`
+    const body = {
+      event_id: event(1).event_id,
+      created_at: '2025-01-01T00:00:00.000Z',
+      status: 'pending',
+      expires_at: '2025-01-08T00:00:00.000Z',
+      request_id: 'req-created',
+    };
+    expect(first).toEqual({ ...body, replayed: false });
+    expect(again).toEqual({ ...body, replayed: true });
+  });
+
   it('gives up with a ServerError once the retries are spent', async () => {
     // Prepare
     const { fetch, sent } = scriptedFetch(unavailable(), unavailable(), unavailable(), created());
@@ -831,7 +855,7 @@ const ERRORS: Record<
   },
   PAYLOAD_TOO_LARGE: {
     status: 413,
-    type: TriggersApiError,
+    type: PayloadTooLargeError,
     details: { limit_bytes: 409_600, actual_bytes: 409_601 },
   },
   UNSUPPORTED_MEDIA_TYPE: { status: 415, type: TriggersApiError, details: {} },
@@ -879,6 +903,103 @@ describe('createTriggersClient errors', () => {
       if (error instanceof RateLimitError) expect(error.retryAfter).toBe(7);
     },
   );
+
+  it('types the details of each error class, without a cast, from the answer', async () => {
+    // Prepare
+    const { fetch } = scriptedFetch(
+      apiError(400, 'VALIDATION_ERROR', {
+        details: { errors: [{ path: '/body/source', message: 'must not be blank' }] },
+      }),
+      apiError(409, 'CONFLICT', {
+        details: { current_status: 'acknowledged', acknowledged_at: '2025-01-01T00:00:01.000Z' },
+      }),
+      apiError(409, 'CONFLICT', { details: { reason: 'lease_mismatch', current_status: 'pending' } }),
+      apiError(413, 'PAYLOAD_TOO_LARGE', { details: { limit_bytes: 409_600, actual_bytes: 409_601 } }),
+      apiError(422, 'IDEMPOTENCY_KEY_REUSED', {
+        details: { idempotency_key: 'k', event_id: event(1).event_id },
+      }),
+      apiError(429, 'RATE_LIMITED', { details: { retry_after_seconds: 7 } }),
+      apiError(403, 'FORBIDDEN', { details: { required_scope: 'events:ack' } }),
+    );
+    const triggers = client(fetch, { maxRetries: 0 });
+
+    // Act
+    const seen: unknown[] = [];
+    for (let n = 0; n < 7; n += 1) {
+      const error = await rejectionOf(triggers.events.ack(event(1).event_id));
+      // The fields each class's details declare, read with their declared types
+      if (error instanceof ValidationError) {
+        const path: string | undefined = error.details.errors[0]?.path;
+        const message: string | undefined = error.details.errors[0]?.message;
+        // @ts-expect-error: a path is a string, not a number
+        const wrong: number | undefined = error.details.errors[0]?.path;
+        seen.push([path, message, wrong === path]);
+      } else if (error instanceof ConflictError) {
+        const status: 'pending' | 'acknowledged' | 'dead' | undefined = error.details.current_status;
+        const at: string | null | undefined = error.details.acknowledged_at;
+        seen.push([status, at, error.details.reason === 'lease_mismatch']);
+      } else if (error instanceof PayloadTooLargeError) {
+        const limit: number | undefined = error.details.limit_bytes;
+        seen.push([limit, error.details.actual_bytes]);
+      } else if (error instanceof IdempotencyError) {
+        const key: string | undefined = error.details.idempotency_key;
+        seen.push([key, error.details.event_id]);
+      } else if (error instanceof RateLimitError) {
+        const seconds: number | undefined = error.details.retry_after_seconds;
+        seen.push([seconds]);
+      } else if (error instanceof PermissionError) {
+        const scope: string | undefined = error.details.required_scope;
+        seen.push([scope]);
+      }
+    }
+
+    // Assess
+    expect(seen).toEqual([
+      ['/body/source', 'must not be blank', true],
+      ['acknowledged', '2025-01-01T00:00:01.000Z', false],
+      ['pending', undefined, true],
+      [409_600, 409_601],
+      ['k', event(1).event_id],
+      [7],
+      ['events:ack'],
+    ]);
+  });
+
+  it('keeps details.errors an array, and drops typed fields of another type, whatever the answer held', async () => {
+    // Prepare: what a proxy or a newer server might send
+    const { fetch } = scriptedFetch(
+      apiError(400, 'INVALID_CURSOR'),
+      apiError(400, 'VALIDATION_ERROR', {
+        details: { errors: [{ path: '/body/a', message: 'bad' }, { path: 3 }, null, 'text'] },
+      }),
+      new Response('Bad Request', { status: 400 }),
+      apiError(409, 'CONFLICT', {
+        details: { current_status: 1, acknowledged_at: null, reason: ['x'], extra: 'kept' },
+      }),
+      apiError(413, 'PAYLOAD_TOO_LARGE', { details: { limit_bytes: '409600' } }),
+    );
+    const triggers = client(fetch, { maxRetries: 0 });
+
+    // Act
+    const errors: unknown[] = [];
+    for (let n = 0; n < 5; n += 1) errors.push(await rejectionOf(triggers.me()));
+
+    // Assess
+    expect(errors.map((error) => (error as TriggersApiError).details)).toEqual([
+      { errors: [] },
+      { errors: [{ path: '/body/a', message: 'bad' }] },
+      { errors: [] },
+      { acknowledged_at: null, extra: 'kept' },
+      {},
+    ]);
+    expect(errors.map((error) => (error as object).constructor)).toEqual([
+      ValidationError,
+      ValidationError,
+      ValidationError,
+      ConflictError,
+      PayloadTooLargeError,
+    ]);
+  });
 
   it('gives RateLimitError the Retry-After of the last answer, as seconds from an HTTP date too', async () => {
     // Prepare

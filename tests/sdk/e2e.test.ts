@@ -11,9 +11,9 @@ import {
   createTriggersClient,
   IdempotencyError,
   NotFoundError,
+  PayloadTooLargeError,
   PermissionError,
   RateLimitError,
-  TriggersApiError,
   type TriggersClient,
   ValidationError,
 } from '../../sdk/src/index';
@@ -189,6 +189,7 @@ describe('the SDK against the real server', () => {
     expect(recorded.exchanges).toHaveLength(2);
     expect(first).toMatchObject({ status: 'dropped', retryCount: null, body: { event_id: result.event_id } });
     expect(second).toMatchObject({ status: 201, retryCount: '1', replayed: 'true' });
+    expect(result.replayed).toBe(true);
     expect(first?.idempotencyKey).toBeTruthy();
     expect(second?.idempotencyKey).toBe(first?.idempotencyKey);
     const stored = await triggers.inbox.toArray({ max: 10, source });
@@ -262,7 +263,8 @@ describe('the SDK against the real server', () => {
     // Assess
     expect(broken).toBeInstanceOf(ValidationError);
     expect(broken).toMatchObject({ status: 400, code: 'VALIDATION_ERROR' });
-    const paths = ((broken as ValidationError).details.errors as { path: string }[]).map((e) => e.path);
+    if (!(broken instanceof ValidationError)) throw broken;
+    const paths = broken.details.errors.map((error) => error.path);
     expect(paths).toEqual(expect.arrayContaining(['/body/event_type', '/body/colour']));
     expect(badCursor).toBeInstanceOf(ValidationError);
     expect(badCursor).toMatchObject({ status: 400, code: 'INVALID_CURSOR' });
@@ -285,7 +287,32 @@ describe('the SDK against the real server', () => {
     expect(await triggers.inbox.toArray({ max: 10, source })).toHaveLength(1);
   });
 
-  it('throws a TriggersApiError with the limits for a payload over 400 KiB, without retrying it', async () => {
+  it('tells a create and a bulk create that replay an earlier one from those that store', async () => {
+    // Prepare
+    const source = `replayed-${randomUUID()}`;
+    const key = `order.created:${randomUUID()}`;
+
+    // Act
+    const first = await triggers.events.create(input(source, 1), { idempotencyKey: key });
+    const again = await triggers.events.create(input(source, 1), { idempotencyKey: key });
+    const bulk = await triggers.events.createMany([input(source, 2), input(source, 3)], {
+      idempotencyKey: key,
+    });
+    const bulkAgain = await triggers.events.createMany([input(source, 2), input(source, 3)], {
+      idempotencyKey: key,
+    });
+
+    // Assess
+    expect(first.replayed).toBe(false);
+    expect(again).toMatchObject({ event_id: first.event_id, replayed: true });
+    expect(bulk.successful.map((item) => item.replayed)).toEqual([false, false]);
+    expect(bulkAgain.successful.map((item) => [item.event_id, item.replayed])).toEqual(
+      bulk.successful.map((item) => [item.event_id, true]),
+    );
+    expect(await triggers.inbox.toArray({ max: 10, source })).toHaveLength(3);
+  });
+
+  it('throws PayloadTooLargeError with the limits for a payload over 400 KiB, without retrying it', async () => {
     // Prepare
     const recorded = recordingFetch();
     const sender = createTriggersClient({ baseUrl: server.baseUrl, apiKey: DEV_KEY, fetch: recorded.fetch });
@@ -296,7 +323,7 @@ describe('the SDK against the real server', () => {
     );
 
     // Assess
-    expect(error).toBeInstanceOf(TriggersApiError);
+    expect(error).toBeInstanceOf(PayloadTooLargeError);
     expect(error).toMatchObject({
       status: 413,
       code: 'PAYLOAD_TOO_LARGE',

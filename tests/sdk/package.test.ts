@@ -94,6 +94,41 @@ export async function main(baseUrl: string): Promise<string> {
 }
 `;
 
+/** A `## title` section of a README, up to the next `## `. */
+function section(readme: string, title: string): string {
+  const text = readme.split(`\n## ${title}\n`)[1]?.split('\n## ')[0];
+  if (text === undefined) throw new Error(`the README has no section ${title}`);
+  return text;
+}
+
+/**
+ * The Quickstart's files, as the README names them ("save this as `quickstart.mjs`:" right
+ * before a js block), and its shell blocks, in order.
+ */
+function quickstart(readme: string): { files: Map<string, string>; commands: string[] } {
+  const text = section(readme, 'Quickstart');
+  const files = new Map(
+    [...text.matchAll(/as `([\w.-]+)`:\n\n```js\n([\s\S]*?)```/g)].map((match) => [
+      match[1] as string,
+      match[2] as string,
+    ]),
+  );
+  const commands = [...text.matchAll(/```sh\n([\s\S]*?)```/g)].map((match) => match[1] as string);
+  return { files, commands };
+}
+
+/**
+ * The README's examples, as shipped, in order, as one module (later blocks use earlier
+ * names): the Quickstart's ES module, then every ts block.
+ */
+function readmeModule(readme: string): string {
+  const start = quickstart(readme).files.get('quickstart.mjs');
+  if (start === undefined) throw new Error('the Quickstart has no quickstart.mjs');
+  const examples = [...readme.matchAll(/```ts\n([\s\S]*?)```/g)].map((match) => match[1]);
+  expect(examples.length).toBeGreaterThanOrEqual(8);
+  return `${[start, ...examples].join('\n')}\nexport {};\n`;
+}
+
 /** A webhook request signed by hand, as the API signs it (HMAC-SHA256 over id.timestamp.body). */
 function signedWebhook(body: string) {
   const secret = `whsec_${randomBytes(32).toString('base64')}`;
@@ -235,11 +270,8 @@ describe('The packed @triggers-api/sdk', () => {
     mkdirSync(src);
     writeFileSync(path.join(src, 'consumer.mts'), TYPED_CONSUMER);
     writeFileSync(path.join(src, 'consumer.cts'), TYPED_CONSUMER);
-    // The README's examples, as shipped, in order: one module (later blocks use earlier names).
     const readme = readFileSync(path.join(consumer, 'node_modules/@triggers-api/sdk/README.md'), 'utf8');
-    const examples = [...readme.matchAll(/```ts\n([\s\S]*?)```/g)].map((match) => match[1]);
-    expect(examples.length).toBeGreaterThanOrEqual(8);
-    writeFileSync(path.join(src, 'readme.mts'), `${examples.join('\n')}\nexport {};\n`);
+    writeFileSync(path.join(src, 'readme.mts'), readmeModule(readme));
     writeFileSync(
       path.join(src, 'tsconfig.json'),
       JSON.stringify({
@@ -283,10 +315,9 @@ describe('The packed @triggers-api/sdk', () => {
     // Prepare: the same module as type-checked above, run by Node (which strips the types),
     // with only the port changed
     const readme = readFileSync(path.join(consumer, 'node_modules/@triggers-api/sdk/README.md'), 'utf8');
-    const examples = [...readme.matchAll(/```ts\n([\s\S]*?)```/g)].map((match) => match[1]).join('\n');
     writeFileSync(
       path.join(consumer, 'readme-run.mts'),
-      `${examples.replaceAll('http://127.0.0.1:8080', server.baseUrl)}\nexport {};\n`,
+      readmeModule(readme).replaceAll('http://127.0.0.1:8080', server.baseUrl),
     );
 
     // Act
@@ -303,6 +334,42 @@ describe('The packed @triggers-api/sdk', () => {
     // Nothing failed on the way: no nack of the lease example, no error of the consumer
     expect(stderr).not.toMatch(/failed; trying again|Triggers consume/);
   }, 60_000);
+
+  it('runs the README quickstart as printed in a fresh `npm init -y` folder, as ES module and with require', async () => {
+    // Prepare: the README's shell lines, with the tarball where it says /path/to/triggers-api
+    // and the npm cache instead of the network; its files, with the server's port
+    const readme = readFileSync(path.join(SDK, 'README.md'), 'utf8');
+    const { files, commands } = quickstart(readme);
+    const [setup, ...runs] = commands.map((command) =>
+      command
+        .replaceAll(`/path/to/triggers-api/sdk/${packed.filename}`, path.join(dir, packed.filename))
+        .replace(/^(npm install \S+)$/m, '$1 --prefer-offline --no-audit --no-fund'),
+    );
+    const fresh = mkdtempSync(path.join(dir, 'fresh-'));
+    const bash = (script: string, cwd: string) =>
+      run('bash', ['-euo', 'pipefail', '-c', script], { cwd, env: NPM_ENV, timeout: 60_000 });
+    await bash(setup ?? '', fresh);
+    const project = path.join(fresh, /^mkdir (\S+)/m.exec(setup ?? '')?.[1] ?? 'missing');
+    for (const [name, code] of files) {
+      writeFileSync(path.join(project, name), code.replaceAll('http://127.0.0.1:8080', server.baseUrl));
+    }
+
+    // Act
+    const outputs: string[] = [];
+    for (const command of runs) outputs.push((await bash(command, project)).stdout);
+
+    // Assess: a CommonJS project, where each file printed its new event
+    const manifest = JSON.parse(readFileSync(path.join(project, 'package.json'), 'utf8')) as {
+      type?: string;
+    };
+    expect(manifest.type ?? 'commonjs').toBe('commonjs');
+    expect([...files.keys()]).toEqual(['quickstart.mjs', 'quickstart.cjs']);
+    expect(runs).toEqual(['node quickstart.mjs\n', 'node quickstart.cjs\n']);
+    expect(outputs).toEqual([
+      expect.stringMatching(/^[0-9a-f-]{36} pending\n$/),
+      expect.stringMatching(/^[0-9a-f-]{36} pending\n$/),
+    ]);
+  }, 90_000);
 
   it.each([
     ['esm', 'smoke.mjs', /node_modules\/@triggers-api\/sdk\/dist\/esm\/index\.js$/],
