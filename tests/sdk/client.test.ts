@@ -598,7 +598,7 @@ describe('createTriggersClient idempotency', () => {
     expect(sent.map((s) => s.idempotencyKey)).toEqual(['order-1001', 'order-1001', 'batch-7', 'batch-7']);
   });
 
-  // SDK BUG (fails today): the contract lets an event carry its key in metadata.idempotency_key
+  // Regression test of a fixed SDK bug: the contract lets an event carry its key in metadata.idempotency_key
   // and answers 400 when the header names another one; create() adds a random header key, so
   // every such create is refused (see the e2e test of the same name).
   it('sends metadata.idempotency_key as the Idempotency-Key when the caller gives no other', async () => {
@@ -805,7 +805,7 @@ describe('createTriggersClient reads and deletes', () => {
     expect(sent).toHaveLength(1);
   });
 
-  // SDK BUG (fails today): the wait between attempts (up to maxDelayMs, 20 s, with Retry-After)
+  // Regression test of a fixed SDK bug: the wait between attempts (up to maxDelayMs, 20 s, with Retry-After)
   // is a plain setTimeout that the caller's signal cannot cut short, so an abort takes effect
   // only when the wait is over.
   it("ends the wait before a retry as soon as the caller's signal aborts", async () => {
@@ -1273,7 +1273,7 @@ describe('createTriggersClient reading an answer body', () => {
     expect(hits).toBe(1);
   });
 
-  // SDK BUG (fails today): retryingFetch returns as soon as the headers arrive, but its timeout
+  // Regression test of a fixed SDK bug: retryingFetch returns as soon as the headers arrive, but its timeout
   // signal stays on the body; a body that stalls past timeoutMs rejects openapi-fetch's
   // response.text() with a bare DOMException TimeoutError: not a TriggersConnectionError, and
   // not retried although the request is a GET.
@@ -1294,7 +1294,7 @@ describe('createTriggersClient reading an answer body', () => {
     expect(hits).toBe(2);
   });
 
-  // SDK BUG (fails today), same cause: a connection dropped in the middle of the body escapes as
+  // Regression test of a fixed SDK bug, same cause: a connection dropped in the middle of the body escapes as
   // fetch's bare TypeError('terminated'), not retried.
   it('turns a connection dropped mid-body into a retried TriggersConnectionError', async () => {
     // Prepare

@@ -364,7 +364,7 @@ describe('the SDK against the real server', () => {
     expect(await triggers.events.get(event_id)).toMatchObject({ status: 'pending' });
   }, 30_000);
 
-  // SDK BUG (fails today): create() always sends an Idempotency-Key header (a random one when
+  // Regression test of a fixed SDK bug: create() always sends an Idempotency-Key header (a random one when
   // none is given), and the server refuses a header that differs from metadata.idempotency_key
   // with 400, so an event that carries its own key, as the contract's own example does, cannot
   // be created through the SDK.
