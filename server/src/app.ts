@@ -1,4 +1,4 @@
-import express, { type Express } from 'express';
+import express, { type Express, type RequestHandler } from 'express';
 import type { Logger } from 'pino';
 import { Authenticator } from './auth/authenticator';
 import { FailedAuthLimiter } from './auth/failed-auth-limit';
@@ -77,6 +77,11 @@ export interface AppDeps {
   spec?: LoadedSpec;
   /** Business metrics (CloudWatch on Lambda); not recorded by default. */
   metrics?: AppMetrics;
+  /**
+   * Mounted first, so that it sees every answer: the long-running server's request metrics
+   * (prometheus/request-metrics.ts). None by default, and none on Lambda.
+   */
+  requestMetrics?: RequestHandler;
   /** Redoc's standalone bundle for /docs; by default the one in node_modules. */
   redocBundlePath?: string;
   /**
@@ -103,6 +108,7 @@ export function createApp({
   clock = systemClock,
   spec = loadSpec(),
   metrics = noMetrics,
+  requestMetrics,
   redocBundlePath,
   shutdown,
   webhooks,
@@ -155,6 +161,7 @@ export function createApp({
   app.set('query parser', 'simple');
   app.set('trust proxy', config.trustProxy ?? false);
 
+  if (requestMetrics) app.use(requestMetrics);
   app.use(requestId);
   app.use(httpLogger(logger));
   app.use(securityHeaders());

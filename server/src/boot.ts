@@ -1,8 +1,9 @@
-import type { Express } from 'express';
+import type { Express, RequestHandler } from 'express';
 import type { Logger } from 'pino';
 import { createApp } from './app';
 import type { Config } from './config';
 import { type WarmUpReport, warmUp } from './http/warm-up';
+import type { LongPoll } from './long-poll';
 import type { AppMetrics } from './metrics';
 import type { LoadedSpec } from './spec';
 import type { OpenedStores } from './store/open-stores';
@@ -13,6 +14,10 @@ export interface BootOptions {
   logger: Logger;
   spec: LoadedSpec;
   metrics?: AppMetrics;
+  /** First in the chain: sees every answer (the server's Prometheus request metrics). */
+  requestMetrics?: RequestHandler;
+  /** The long-poll waiters, when the caller watches them (the server's metrics). */
+  longPoll?: LongPoll;
   redocBundlePath?: string;
   /** Aborted on shutdown: waiting long-polls answer at once (see AppDeps.shutdown). */
   shutdown?: AbortSignal;
@@ -34,6 +39,8 @@ export async function bootApp(options: BootOptions): Promise<{ app: Express; war
     logger,
     spec,
     metrics: options.metrics,
+    requestMetrics: options.requestMetrics,
+    longPoll: options.longPoll,
     redocBundlePath: options.redocBundlePath,
     shutdown: options.shutdown,
     // All of Config: the app reads only its part of it (AppConfig), with the resolved secret.

@@ -24,6 +24,25 @@ const integer = (name: string, min: number, max: number, fallback: number) =>
     }),
   );
 
+/** An integer setting with no default: unset (or blank) stays undefined. */
+const optionalInteger = (name: string, min: number, max: number) =>
+  z.pipe(
+    z.optional(z.string()),
+    z.transform((value, ctx): number | undefined => {
+      if (value === undefined || value.trim() === '') return undefined;
+      const parsed = Number(value);
+      if (!Number.isInteger(parsed) || parsed < min || parsed > max) {
+        ctx.issues.push({
+          code: 'custom',
+          input: value,
+          message: `${name} must be an integer from ${min} to ${max}, got "${value}"`,
+        });
+        return z.NEVER;
+      }
+      return parsed;
+    }),
+  );
+
 /** TRIGGERS_CORS_ORIGINS: exact origins (`https://app.example.com`), comma-separated; no `*`. */
 const origins = z.pipe(
   z.optional(z.string()),
@@ -120,6 +139,8 @@ const trustProxy = z.pipe(
 export const DEFAULT_MAX_DELIVERIES = 5;
 /** TRIGGERS_MAX_WAITING_PER_KEY: long-polling requests one API key may hold at once. */
 export const DEFAULT_MAX_WAITING_PER_KEY = 10;
+/** TRIGGERS_METRICS_TOP_TENANTS: tenants with a pending-events gauge of their own. */
+export const DEFAULT_METRICS_TOP_TENANTS = 10;
 /** TRIGGERS_LONG_POLL_INTERVAL_MS: how often a waiting request asks the store again. */
 export const DEFAULT_LONG_POLL_INTERVAL_MS = 1_000;
 /**
@@ -180,6 +201,17 @@ const EnvSchema = z.object({
   TRIGGERS_WEBHOOK_TIMEOUT_MS: integer('TRIGGERS_WEBHOOK_TIMEOUT_MS', 100, 15_000, 15_000),
   TRIGGERS_WEBHOOK_CONCURRENCY: integer('TRIGGERS_WEBHOOK_CONCURRENCY', 1, 10_000, 200),
   TRIGGERS_WEBHOOK_CONCURRENCY_PER_TARGET: integer('TRIGGERS_WEBHOOK_CONCURRENCY_PER_TARGET', 1, 1_000, 20),
+  TRIGGERS_METRICS_PORT: optionalInteger('TRIGGERS_METRICS_PORT', 0, 65_535),
+  TRIGGERS_METRICS_HOST: z._default(
+    z.string().check(z.minLength(1, 'TRIGGERS_METRICS_HOST must not be empty (unset means 127.0.0.1)')),
+    '127.0.0.1',
+  ),
+  TRIGGERS_METRICS_TOP_TENANTS: integer(
+    'TRIGGERS_METRICS_TOP_TENANTS',
+    1,
+    1_000,
+    DEFAULT_METRICS_TOP_TENANTS,
+  ),
   LOG_LEVEL: z._default(z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']), 'info'),
 });
 
@@ -240,6 +272,19 @@ export interface Config {
     /** Attempts in flight at once to one subscription: a slow target holds back only itself. */
     concurrencyPerTarget: number;
   };
+  /**
+   * The Prometheus listener of `npm start` (local.ts, prometheus/): unset when
+   * TRIGGERS_METRICS_PORT is, then no metrics are kept. On Lambda, metrics are EMF instead.
+   */
+  metrics:
+    | {
+        /** 0: any free port (the start-up log line tells which). */
+        port: number;
+        host: string;
+        /** Tenants with a pending-events gauge of their own; the rest are summed. */
+        topTenants: number;
+      }
+    | undefined;
   logLevel: string;
 }
 
@@ -270,6 +315,16 @@ export function readConfig(env: NodeJS.ProcessEnv = process.env): Config {
   ) {
     throw new ConfigError(
       `Invalid configuration:\n  - TRIGGERS_LONG_POLL_INTERVAL_MS must be at least ${MIN_DYNAMODB_LONG_POLL_INTERVAL_MS} on DynamoDB (each poll is a billed query), got ${env_.TRIGGERS_LONG_POLL_INTERVAL_MS}`,
+    );
+  }
+  // One port cannot serve both: the metrics stay off the API's listener.
+  if (
+    env_.TRIGGERS_METRICS_PORT !== undefined &&
+    env_.TRIGGERS_METRICS_PORT !== 0 &&
+    env_.TRIGGERS_METRICS_PORT === env_.PORT
+  ) {
+    throw new ConfigError(
+      `Invalid configuration:\n  - TRIGGERS_METRICS_PORT must differ from PORT (${env_.PORT}): metrics are never served on the API's port`,
     );
   }
   return {
@@ -304,6 +359,14 @@ export function readConfig(env: NodeJS.ProcessEnv = process.env): Config {
       concurrency: env_.TRIGGERS_WEBHOOK_CONCURRENCY,
       concurrencyPerTarget: env_.TRIGGERS_WEBHOOK_CONCURRENCY_PER_TARGET,
     },
+    metrics:
+      env_.TRIGGERS_METRICS_PORT === undefined
+        ? undefined
+        : {
+            port: env_.TRIGGERS_METRICS_PORT,
+            host: env_.TRIGGERS_METRICS_HOST,
+            topTenants: env_.TRIGGERS_METRICS_TOP_TENANTS,
+          },
     logLevel: env_.LOG_LEVEL,
   };
 }

@@ -5,6 +5,10 @@ import { bootApp } from './boot';
 import { systemClock } from './clock';
 import { ConfigError, readConfig } from './config';
 import { answerClientErrorsAsJson } from './http/client-error';
+import { LongPoll } from './long-poll';
+import { PrometheusMetrics } from './prometheus/metrics';
+import { type MetricsServer, startMetricsServer } from './prometheus/metrics-server';
+import { requestMetrics } from './prometheus/request-metrics';
 import { loadSpec } from './spec';
 import { openStores } from './store/open-stores';
 import { startDeliverer } from './webhooks/deliverer';
@@ -32,6 +36,23 @@ async function main(): Promise<void> {
   // Aborted on SIGTERM before the server closes: long-polling requests answer (with nothing)
   // at once, so shutdown waits for no `wait` to run out and cuts no waiting client.
   const stopping = new AbortController();
+  // Made here rather than by the app, so that the metrics can read how many requests wait.
+  const longPoll = new LongPoll({
+    clock: systemClock,
+    pollIntervalMs: config.longPollIntervalMs,
+    maxWaitingPerKey: config.maxWaitingPerKey,
+  });
+  // Prometheus metrics only when TRIGGERS_METRICS_PORT asks for them: otherwise nothing is
+  // counted and no middleware is added to the request path.
+  const prometheus = config.metrics
+    ? new PrometheusMetrics({
+        store: stores.events,
+        waitingLongPolls: () => longPoll.waiting(),
+        topTenants: config.metrics.topTenants,
+        clock: systemClock,
+        logger,
+      })
+    : undefined;
   // Webhooks go out from the durable delivery records, whichever store this server runs on.
   const spec = loadSpec();
   const deliverer = startDeliverer({
@@ -41,6 +62,7 @@ async function main(): Promise<void> {
     clock: systemClock,
     logger,
     version: spec.document.info.version,
+    onAttemptEnded: prometheus?.webhookAttemptEnded,
   });
   // Warmed up before listening: no client request pays for compiling the contract's schemas.
   const { app, warmUp } = await bootApp({
@@ -50,7 +72,22 @@ async function main(): Promise<void> {
     spec,
     shutdown: stopping.signal,
     onEventsCreated: deliverer.notify,
+    longPoll,
+    metrics: prometheus?.app,
+    requestMetrics: prometheus && requestMetrics(prometheus.requests, spec.document.paths),
   });
+  let metricsServer: MetricsServer | undefined;
+  if (prometheus && config.metrics) {
+    metricsServer = await startMetricsServer({
+      registry: prometheus.registry,
+      host: config.metrics.host,
+      port: config.metrics.port,
+      logger,
+    }).catch((error: Error) => {
+      console.error(`Triggers API failed to listen for metrics: ${error.message}`);
+      process.exit(1);
+    });
+  }
 
   // Slow or stalled clients cannot hold sockets forever, nor send unbounded headers (431).
   // Node checks the two request timeouts every connectionsCheckingInterval (30 s by default,
@@ -80,8 +117,9 @@ async function main(): Promise<void> {
         location: stores.location,
         auth_mode: config.authMode,
         warm_up: warmUp,
+        metrics_url: metricsServer?.url,
       },
-      `Triggers API listening on http://${config.host}:${port} (docs at /docs)`,
+      `Triggers API listening on http://${config.host}:${port} (docs at /docs)${metricsServer ? `, metrics on ${metricsServer.url}` : ''}`,
     );
     if (config.authMode === 'local') {
       logger.info(
@@ -94,6 +132,7 @@ async function main(): Promise<void> {
     logger.info({ signal }, 'shutting down: no new connections; finishing in-flight requests');
     stopping.abort();
     closeGracefully(server)
+      .then(() => (metricsServer ? closeGracefully(metricsServer.server) : undefined))
       .then(() => deliverer.stop())
       .then(() => stores.close())
       .then(() => {

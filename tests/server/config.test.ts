@@ -34,6 +34,7 @@ describe('readConfig', () => {
         concurrency: 200,
         concurrencyPerTarget: 20,
       },
+      metrics: undefined,
       logLevel: 'info',
     });
   });
@@ -64,6 +65,9 @@ describe('readConfig', () => {
       TRIGGERS_WEBHOOK_TIMEOUT_MS: '2000',
       TRIGGERS_WEBHOOK_CONCURRENCY: '10',
       TRIGGERS_WEBHOOK_CONCURRENCY_PER_TARGET: '3',
+      TRIGGERS_METRICS_PORT: '9464',
+      TRIGGERS_METRICS_HOST: '0.0.0.0',
+      TRIGGERS_METRICS_TOP_TENANTS: '25',
       LOG_LEVEL: 'debug',
     });
     expect(config).toMatchObject({
@@ -91,8 +95,42 @@ describe('readConfig', () => {
         concurrency: 10,
         concurrencyPerTarget: 3,
       },
+      metrics: { port: 9464, host: '0.0.0.0', topTenants: 25 },
       logLevel: 'debug',
     });
+  });
+
+  it('turns metrics on with TRIGGERS_METRICS_PORT alone, on 127.0.0.1 and the top 10 tenants', () => {
+    // Act
+    const ephemeral = readConfig({ TRIGGERS_METRICS_PORT: '0' });
+    const fixed = readConfig({ TRIGGERS_METRICS_PORT: '9464', TRIGGERS_METRICS_HOST: '::1' });
+
+    // Assess: 0 asks for any free port, as for PORT.
+    expect(ephemeral.metrics).toEqual({ port: 0, host: '127.0.0.1', topTenants: 10 });
+    expect(fixed.metrics).toEqual({ port: 9464, host: '::1', topTenants: 10 });
+    expect(readConfig({ TRIGGERS_METRICS_PORT: ' ' }).metrics).toBeUndefined();
+  });
+
+  it('refuses a metrics port that is not a port, or that is the API port', () => {
+    for (const bad of ['-1', '65536', '1.5', 'abc', 'true']) {
+      expect(() => readConfig({ TRIGGERS_METRICS_PORT: bad })).toThrow(
+        new RegExp(
+          `TRIGGERS_METRICS_PORT must be an integer from 0 to 65535, got "${bad.replace('.', '\\.')}"`,
+        ),
+      );
+    }
+    expect(() => readConfig({ PORT: '9000', TRIGGERS_METRICS_PORT: '9000' })).toThrow(
+      /TRIGGERS_METRICS_PORT must differ from PORT \(9000\)/,
+    );
+    expect(() => readConfig({ TRIGGERS_METRICS_PORT: '8080' })).toThrow(/must differ from PORT/);
+    // Both 0: each listener gets its own free port.
+    expect(readConfig({ PORT: '0', TRIGGERS_METRICS_PORT: '0' }).metrics?.port).toBe(0);
+    expect(() => readConfig({ TRIGGERS_METRICS_PORT: '9464', TRIGGERS_METRICS_TOP_TENANTS: '0' })).toThrow(
+      /TRIGGERS_METRICS_TOP_TENANTS must be an integer from 1 to 1000, got "0"/,
+    );
+    expect(() => readConfig({ TRIGGERS_METRICS_HOST: '' })).toThrow(
+      /TRIGGERS_METRICS_HOST must not be empty/,
+    );
   });
 
   it('refuses lease settings out of range', () => {

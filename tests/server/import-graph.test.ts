@@ -104,6 +104,28 @@ describe('The server import graph', () => {
     expect(found.map((component) => component.map(relative).sort())).toEqual([['a.ts', 'b.ts']]);
   });
 
+  it("keeps the server's Prometheus metrics (prom-client) out of what the Lambda entry points load", () => {
+    // Prepare: on Lambda, metrics are EMF (lambda/metrics.ts).
+    const reached = new Set<string>();
+    const visit = (file: string): void => {
+      if (reached.has(file)) return;
+      reached.add(file);
+      for (const target of graph.get(file) ?? []) visit(target);
+    };
+
+    // Act
+    for (const entry of ['lambda.ts', 'delivery-lambda.ts']) visit(path.join(SERVER_SRC, entry));
+    const prometheus = [...reached].map(relative).filter((file) => file.startsWith('prometheus/'));
+
+    // Assess: the walk went deep (the app, the stores), and never into prometheus/.
+    expect(reached.has(path.join(SERVER_SRC, 'app.ts'))).toBe(true);
+    expect(reached.has(path.join(SERVER_SRC, 'store/dynamodb/event-store.ts'))).toBe(true);
+    expect(prometheus).toEqual([]);
+    expect(graph.get(path.join(SERVER_SRC, 'local.ts'))).toContain(
+      path.join(SERVER_SRC, 'prometheus/metrics.ts'),
+    );
+  });
+
   it('keeps the store adapters out of the app and the features', () => {
     // Prepare
     const adapters = /^store\/(sqlite|dynamodb)\//;

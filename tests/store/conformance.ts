@@ -244,6 +244,83 @@ export function describeEventStore(name: string, makeStore: () => Promise<StoreU
       });
     });
 
+    describe('countPending', () => {
+      const seedTenant = async (tenantId: string, count: number) => {
+        const events: NewEvent[] = [];
+        for (let i = 0; i < count; i += 1) {
+          const event = newEvent({ tenantId });
+          await created({ event });
+          events.push(event);
+        }
+        return events;
+      };
+
+      it('counts an empty store as nothing pending', async () => {
+        expect(await s.store.countPending(10)).toEqual({ top: [], total: 0, complete: true });
+      });
+
+      it('counts pending and leased events per tenant, most first, but neither acked nor dead ones', async () => {
+        // Prepare: tenant-a 3 events, one acked, one leased; tenant-b 2; tenant-c 2, one dead.
+        const [acked] = await seedTenant('tenant-a', 3);
+        await seedTenant('tenant-b', 2);
+        await seedTenant('tenant-c', 2);
+        await s.store.ack('tenant-a', acked?.eventId as string, s.clock.now);
+        const lease = (tenantId: string, limit: number) =>
+          s.store.lease({ tenantId, filters: {}, limit, visibilityTimeoutMs: 60_000, maxDeliveries: 1 });
+        await lease('tenant-a', 1);
+        const [doomed] = await lease('tenant-c', 1);
+        await s.store.nack('tenant-c', doomed?.eventId as string, doomed?.leaseId as string, 0, 1);
+
+        // Act
+        const counts = await s.store.countPending(10);
+
+        // Assess: ties by tenant id.
+        expect((await s.store.get('tenant-c', doomed?.eventId as string))?.status).toBe('dead');
+        expect(counts).toEqual({
+          top: [
+            { tenantId: 'tenant-a', pending: 2 },
+            { tenantId: 'tenant-b', pending: 2 },
+            { tenantId: 'tenant-c', pending: 1 },
+          ],
+          total: 5,
+          complete: true,
+        });
+      });
+
+      it('keeps the top tenants only, while the total counts every tenant', async () => {
+        // Prepare
+        await seedTenant('tenant-a', 1);
+        await seedTenant('tenant-b', 3);
+        await seedTenant('tenant-c', 2);
+
+        // Act
+        const counts = await s.store.countPending(2);
+
+        // Assess
+        expect(counts).toEqual({
+          top: [
+            { tenantId: 'tenant-b', pending: 3 },
+            { tenantId: 'tenant-c', pending: 2 },
+          ],
+          total: 6,
+          complete: true,
+        });
+      });
+
+      it('leaves expired events out', async () => {
+        // Prepare: two events expire, a later one does not.
+        await seedTenant('tenant-a', 2);
+        s.clock.advance(7 * DAY);
+        await seedTenant('tenant-b', 1);
+
+        // Act
+        const counts = await s.store.countPending(10);
+
+        // Assess
+        expect(counts).toEqual({ top: [{ tenantId: 'tenant-b', pending: 1 }], total: 1, complete: true });
+      });
+    });
+
     it('answers ping while open', async () => {
       await expect(s.store.ping()).resolves.toBeUndefined();
     });

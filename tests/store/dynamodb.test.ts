@@ -3,7 +3,7 @@ import { GetCommand, PutCommand, QueryCommand } from '@aws-sdk/lib-dynamodb';
 import { UnavailableError } from '../../server/src/errors';
 import { DynamoKeyStore } from '../../server/src/store/dynamodb/api-key-store';
 import { createDynamoClients } from '../../server/src/store/dynamodb/client';
-import { DynamoEventStore } from '../../server/src/store/dynamodb/event-store';
+import { DynamoEventStore, type DynamoEventStoreOptions } from '../../server/src/store/dynamodb/event-store';
 import {
   AVAILABLE_INDEX,
   createTables,
@@ -21,7 +21,12 @@ if (!endpoint)
 const clients = createDynamoClients({ region: 'us-east-1', endpoint });
 
 /** A fresh, empty pair of tables for each test. */
-async function makeDynamoStore(options: { inlinePayloadBytes?: number; chunkBytes?: number } = {}) {
+async function makeDynamoStore(
+  options: Pick<
+    DynamoEventStoreOptions,
+    'inlinePayloadBytes' | 'chunkBytes' | 'pendingScanPages' | 'pendingScanPageSize'
+  > = {},
+) {
   const names = { events: `events-${randomUUID()}`, keys: `keys-${randomUUID()}` };
   await createTables(clients.base, names);
   const clock = new FakeClock();
@@ -114,6 +119,28 @@ describe('DynamoEventStore specifics', () => {
       expect(await s.store.get('tenant-a', event.eventId)).toBeUndefined();
     } finally {
       await s.cleanup();
+    }
+  });
+
+  it('counts pending events with at most pendingScanPages Scan calls, and says when it stopped short', async () => {
+    // Prepare: 5 pending events, read 2 index entries per call.
+    const bounded = await makeDynamoStore({ pendingScanPages: 2, pendingScanPageSize: 2 });
+    const enough = await makeDynamoStore({ pendingScanPages: 3, pendingScanPageSize: 2 });
+    try {
+      for (const s of [bounded, enough]) {
+        for (let i = 0; i < 5; i += 1) await s.store.create({ event: newEvent(s.clock) });
+      }
+
+      // Act
+      const cut = await bounded.store.countPending(10);
+      const whole = await enough.store.countPending(10);
+
+      // Assess: two calls read 4 of the 5 entries; three read them all.
+      expect(cut).toEqual({ top: [{ tenantId: 'tenant-a', pending: 4 }], total: 4, complete: false });
+      expect(whole).toEqual({ top: [{ tenantId: 'tenant-a', pending: 5 }], total: 5, complete: true });
+    } finally {
+      await bounded.cleanup();
+      await enough.cleanup();
     }
   });
 

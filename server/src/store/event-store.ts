@@ -178,6 +178,23 @@ export interface ListPendingResult {
   hasMore: boolean;
 }
 
+/**
+ * Pending events counted per tenant (the Prometheus gauge of the long-running server). Pending
+ * means not yet acknowledged nor dead, and unexpired: leased events count (a lease is work in
+ * progress, not work done), as do events whose nack delay is not over.
+ */
+export interface PendingCounts {
+  /** The tenants with the most pending events, most first, ties by tenant id; none at 0. */
+  top: Array<{ tenantId: string; pending: number }>;
+  /** Pending events of every tenant, those of `top` included. */
+  total: number;
+  /**
+   * False when the store stopped counting at its read bound (DynamoDB, see
+   * dynamodb/pending-count.ts): the counts are then lower bounds.
+   */
+  complete: boolean;
+}
+
 export interface EventStore {
   /** Short name reported by health: `sqlite` or `dynamodb`. */
   readonly kind: 'sqlite' | 'dynamodb';
@@ -228,6 +245,8 @@ export interface EventStore {
   listPending(query: ListPendingQuery): Promise<ListPendingResult>;
   /** Every unexpired event whatever its status, in `order` by createdAt then eventId. */
   listEvents(query: ListEventsQuery): Promise<ListPendingResult>;
+  /** Pending events (see PendingCounts) of the `limit` tenants with the most, and of all. */
+  countPending(limit: number): Promise<PendingCounts>;
   /** Throws when the store cannot serve requests. */
   ping(): Promise<void>;
   /** Finishes pending writes and stops background work. */

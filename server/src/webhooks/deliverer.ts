@@ -3,7 +3,7 @@ import type { Clock } from '../clock';
 import type { Config } from '../config';
 import type { EventStore } from '../store/event-store';
 import type { ClaimedDelivery, WebhookStore } from '../store/webhook-store';
-import { type AttemptDeps, attemptDelivery } from './attempt';
+import { type AttemptDeps, type AttemptEnd, attemptDelivery } from './attempt';
 import { createPoster } from './post';
 import { type Resolver, TargetGuard } from './target-guard';
 
@@ -16,6 +16,8 @@ export interface DelivererOptions extends AttemptDeps {
   claimMs: number;
   /** How often the store is asked for due deliveries when nothing else wakes the deliverer. */
   pollIntervalMs?: number;
+  /** Told how each attempt ended (the server's Prometheus metrics; on AWS, DeliveryMetrics). */
+  onAttemptEnded?: (end: AttemptEnd) => void;
 }
 
 /**
@@ -142,7 +144,7 @@ export class Deliverer {
     const key = claim.subscriptionId;
     this.inFlightBySubscription.set(key, (this.inFlightBySubscription.get(key) ?? 0) + 1);
     const attempt = attemptDelivery(claim, this.options, () => this.stopped)
-      .then(() => undefined)
+      .then((end) => this.options.onAttemptEnded?.(end))
       .catch((error: unknown) => {
         // The claim runs out and the delivery is tried again: nothing is lost.
         this.options.logger.warn(
@@ -193,6 +195,7 @@ export function startDeliverer(options: {
   logger: Logger;
   version: string;
   resolver?: Resolver;
+  onAttemptEnded?: (end: AttemptEnd) => void;
 }): Deliverer {
   const { config } = options;
   const guard = new TargetGuard(config.authMode, options.resolver);
@@ -210,6 +213,7 @@ export function startDeliverer(options: {
     concurrencyPerTarget: config.webhooks.concurrencyPerTarget,
     claimMs: config.webhooks.timeoutMs * 2 + 1_000,
     userAgent: `TriggersAPI-Webhooks/${options.version}`,
+    onAttemptEnded: options.onAttemptEnded,
   });
   deliverer.start();
   return deliverer;

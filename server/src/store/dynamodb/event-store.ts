@@ -12,6 +12,7 @@ import type {
   ListPendingQuery,
   ListPendingResult,
   NackOutcome,
+  PendingCounts,
   RedeliverOutcome,
   StoredEvent,
 } from '../event-store';
@@ -27,6 +28,7 @@ import type { IndexPageSource } from './index-page';
 import { eventPk } from './item-keys';
 import { type LeaseSource, leaseEvents } from './lease';
 import { chunkPksOf, type PayloadSizes, unpackPayload } from './payload';
+import { countPendingByScan, type PendingCountSource } from './pending-count';
 
 export interface DynamoEventStoreOptions {
   client: DynamoDBDocumentClient;
@@ -44,6 +46,13 @@ export interface DynamoEventStoreOptions {
    * A lease makes this many at most (returning fewer events, or none, breaks nothing).
    */
   inboxReadBudget?: number;
+  /**
+   * Scan calls one countPending may make, each up to 1 MB of the inbox index (see
+   * pending-count.ts): 10 reads up to ~50,000 pending events for at most 1,280 read units.
+   */
+  pendingScanPages?: number;
+  /** Index entries per Scan call of countPending; unset, 1 MB pages. Tests set a few. */
+  pendingScanPageSize?: number;
   /** How batch reads and deletes resend what DynamoDB left unprocessed (see batch.ts). */
   unprocessedRetry?: Partial<RetryPolicy>;
 }
@@ -56,7 +65,8 @@ const DEFAULT_CHUNK_BYTES = 300 * 1024;
  * Creates are in create-event.ts (one transaction with the idempotency record), payloads in
  * payload.ts (gzipped, chunked past `inlinePayloadBytes`), the inbox in inbox-query.ts and
  * the event list in events-query.ts (both through index-page.ts), leases in lease.ts, and
- * ack, nack, extend and redeliver in event-changes.ts.
+ * ack, nack, extend and redeliver in event-changes.ts, the pending count (a bounded Scan, for
+ * the long-running server's metrics only) in pending-count.ts.
  *
  * Reads: every read checks `expires_at` (DynamoDB's TTL deletes lazily, up to days late).
  */
@@ -67,6 +77,7 @@ export class DynamoEventStore implements EventStore {
   private readonly batches: BatchTarget;
   private readonly inbox: IndexPageSource;
   private readonly leases: LeaseSource;
+  private readonly pendingCount: PendingCountSource;
 
   constructor(options: DynamoEventStoreOptions) {
     const { client, tableName, clock } = options;
@@ -89,6 +100,12 @@ export class DynamoEventStore implements EventStore {
       queryPageSize: this.inbox.queryPageSize,
       readBudget: this.inbox.readBudget,
       withPayloads: (items) => this.withPayloads(items),
+    };
+    this.pendingCount = {
+      client,
+      tableName,
+      maxScanPages: options.pendingScanPages ?? 10,
+      scanPageSize: options.pendingScanPageSize,
     };
   }
 
@@ -174,6 +191,10 @@ export class DynamoEventStore implements EventStore {
 
   listEvents(query: ListEventsQuery): Promise<ListPendingResult> {
     return withDynamoFaults(() => queryEvents(this.inbox, query, this.events.clock()));
+  }
+
+  countPending(limit: number): Promise<PendingCounts> {
+    return withDynamoFaults(() => countPendingByScan(this.pendingCount, limit, this.events.clock()));
   }
 
   ping(): Promise<void> {

@@ -20,6 +20,7 @@ import {
   type NackOutcome,
   type NewEvent,
   type NotPending,
+  type PendingCounts,
   type Priority,
   type RedeliverOutcome,
   type StoredEvent,
@@ -53,6 +54,13 @@ interface SubscriptionMatchRow {
   /** JSON arrays. */
   event_types: string;
   sources: string;
+}
+
+/** One of the top tenants by pending events, with the total of all tenants repeated on each. */
+interface PendingCountRow {
+  tenant_id: string;
+  pending: number;
+  total: number;
 }
 
 interface IdempotencyRow {
@@ -379,6 +387,17 @@ export class SqliteEventStore implements EventStore {
     });
   }
 
+  countPending(limit: number): Promise<PendingCounts> {
+    return withSqliteFaults(() => {
+      const rows = this.sql.countPending.all({ now: this.clock(), limit }) as PendingCountRow[];
+      return {
+        top: rows.map((row) => ({ tenantId: row.tenant_id, pending: row.pending })),
+        total: rows[0]?.total ?? 0,
+        complete: true,
+      };
+    });
+  }
+
   ping(): Promise<void> {
     return withSqliteFaults(() => {
       this.sql.ping.get();
@@ -564,6 +583,18 @@ function prepareStatements(db: SqliteDatabase) {
     insertDelivery: db.prepare(
       `INSERT INTO deliveries (tenant_id, subscription_id, event_id, attempts, next_attempt_at)
        VALUES (?, ?, ?, 0, ?)`,
+    ),
+    // One pass over the pending-only index events_inbox, in tenant order (and each row, for
+    // expires_at): O(pending events). Each tenant's count, then the total over all groups
+    // before the limit cuts them. Only the metrics ask, at most every PENDING_REFRESH_MS.
+    countPending: db.prepare(
+      `SELECT tenant_id, pending, SUM(pending) OVER () AS total FROM (
+         SELECT tenant_id, COUNT(*) AS pending FROM events
+         WHERE status = 'pending' AND expires_at > @now
+         GROUP BY tenant_id
+       )
+       ORDER BY pending DESC, tenant_id
+       LIMIT @limit`,
     ),
     ping: db.prepare('SELECT 1'),
   };
