@@ -39,7 +39,10 @@ const RUN: RunSection[] = [
       if (!receiver) throw new Error('the Webhooks section lacks its receiver');
       const port = String(await freePort());
       writeFileSync(path.join(dir, 'receiver.mjs'), receiver.replaceAll('4000', port));
-      return [['127.0.0.1:4000', `127.0.0.1:${port}`]];
+      return [
+        ['127.0.0.1:4000', `127.0.0.1:${port}`],
+        ['/dev/tcp/127.0.0.1/4000', `/dev/tcp/127.0.0.1/${port}`],
+      ];
     },
   },
 ];
