@@ -162,7 +162,9 @@ export function prettyJson(text: string): string[] {
     }
     let end = index;
     let parsed: { value: unknown } | undefined;
-    for (; end < lines.length && !parsed; end += 1) {
+    // Only an object or an array spans lines; anything else is a document of one line or none.
+    const last = /^\s*[[{]/.test(line) ? lines.length : index + 1;
+    for (; end < last && !parsed; end += 1) {
       try {
         parsed = { value: JSON.parse(lines.slice(index, end + 1).join('\n')) };
       } catch {
