@@ -70,7 +70,7 @@ describe('Authentication and scopes', () => {
     expect(res.body.error.code).toBe('UNAUTHORIZED');
   });
 
-  it('answers 401 for a revoked key once the key cache has expired (within 60 s)', async () => {
+  it('answers 401 for a revoked key once the key cache has expired (within 10 s)', async () => {
     const key = await t.createKey({ tenant: 'acme' });
     await checked(request(t.app).get('/v1/me').set('X-API-Key', key), 200).then((res) =>
       expect(res.status).toBe(200),
@@ -78,7 +78,8 @@ describe('Authentication and scopes', () => {
     const keyId = key.split('_')[1] as string;
     await t.keys.revoke(keyId, t.clock.now);
 
-    t.clock.advance(60_000);
+    // The key cache's lifetime, counted from the lookup: the longest a revoked key still works.
+    t.clock.advance(10_000);
     const res = await checked(request(t.app).get('/v1/me').set('X-API-Key', key), 401);
 
     expect(res.status).toBe(401);

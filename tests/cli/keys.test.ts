@@ -130,14 +130,14 @@ describe('the keys CLI', () => {
     expect(inbox.body.error.code).toBe('FORBIDDEN');
   });
 
-  it('revokes a key, which the app then refuses within 60 s, though it had cached it', async () => {
+  it('revokes a key, which the app then refuses within 10 s, though it had cached it', async () => {
     // Prepare
     const key = JSON.parse((await runCli(t.file, 'create', '--tenant', 'acme', '--source', 'ops')).stdout);
     expect((await me(key.api_key, 200)).status).toBe(200);
 
     // Act
     const revoked = await runCli(t.file, 'revoke', key.key_id);
-    t.clock.advance(60_000);
+    t.clock.advance(10_000);
 
     // Assess
     expect(revoked).toMatchObject({ code: 0, stderr: '' });

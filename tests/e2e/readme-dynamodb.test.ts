@@ -1,19 +1,11 @@
-import { execFile } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
-import { promisify } from 'node:util';
+import { runExamples, sectionExamples, staleExamples } from '../helpers/readme-examples';
 import { ensureServerBuilt, killServer, type ServerProcess, startServer } from '../helpers/server-process';
 
-const run = promisify(execFile);
 const ROOT = path.resolve(__dirname, '../..');
 const README = readFileSync(path.join(ROOT, 'README.md'), 'utf8');
-
-/** The shell blocks of the README's "Running on DynamoDB" section, in order. */
-function sectionBlocks(): string[] {
-  const section = README.split('\n## Running on DynamoDB\n')[1]?.split('\n## ')[0] ?? '';
-  return [...section.matchAll(/```sh\n([\s\S]*?)```/g)].map((match) => match[1] as string);
-}
 
 describe('README: running on DynamoDB Local', () => {
   let server: ServerProcess | undefined;
@@ -24,37 +16,41 @@ describe('README: running on DynamoDB Local', () => {
   });
 
   it('works as printed: tables, a key, and the API on them (DynamoDB Local started by the tests)', async () => {
-    // Prepare: the first block starts DynamoDB Local on 8000; the test's global setup has
-    // started one already, so the second block runs against that endpoint instead.
-    const [startLocal, commands] = sectionBlocks();
-    expect(startLocal?.trim()).toBe('npm run -s dynamodb-local');
-    const lines = (commands as string).trim().split('\n');
-    expect(lines.at(-1)).toBe('npm start');
+    // Prepare: the first block starts DynamoDB Local on 8000 and the last one the API; the
+    // test's global setup has started DynamoDB Local already, so the blocks between run
+    // against that endpoint instead, and the test starts the API itself.
+    const examples = sectionExamples(README, 'Running on DynamoDB');
+    expect(examples[0]?.code.trim()).toBe('npm run -s dynamodb-local');
+    expect(examples.at(-1)?.code.trim()).toBe('npm start');
+    const setup = examples.slice(1, -1);
+    expect(setup.length).toBeGreaterThan(0);
     const endpoint = process.env.TRIGGERS_DYNAMODB_ENDPOINT as string;
-    // A stage of its own, so that this test's tables are new.
+    // A stage of its own, so that this test's tables are new; the README's is the default, dev.
     const stage = `readme-${randomUUID().slice(0, 8)}`;
-    const setup = lines.slice(0, -1).join('\n').replaceAll('http://127.0.0.1:8000', endpoint);
 
-    // Act: every line but `npm start` as printed; then what `npm start` runs, with the
-    // environment those lines exported.
-    const { stdout } = await run('bash', ['-euo', 'pipefail', '-c', `${setup}\nenv | grep ^TRIGGERS_`], {
+    // Act: the setup blocks as printed, then what `npm start` runs, with the environment
+    // those blocks exported.
+    const run = await runExamples(setup, {
       cwd: ROOT,
       env: { ...process.env, TRIGGERS_STAGE: stage },
-      timeout: 60_000,
+      substitutions: [['http://127.0.0.1:8000', endpoint]],
+      epilogue: 'env | grep ^TRIGGERS_',
     });
     const exported = Object.fromEntries(
-      stdout
+      run.epilogue
         .split('\n')
         .filter((line) => line.startsWith('TRIGGERS_'))
         .map((line) => line.split(/=(.*)/s).slice(0, 2) as [string, string]),
     );
     server = await startServer({ ...exported, LOG_LEVEL: 'warn' });
 
-    // Assess: the tables script and the keys CLI printed their JSON, the API runs on DynamoDB
-    const tables = JSON.parse(/\{"endpoint".*\}/.exec(stdout)?.[0] ?? 'null');
-    expect(tables.created).toEqual([`triggers-api-events-${stage}`, `triggers-api-keys-${stage}`]);
-    const key = JSON.parse(/\{"api_key".*\}/.exec(stdout)?.[0] ?? 'null');
-    expect(key).toMatchObject({ tenant_id: 'acme', source: 'shop' });
+    // Assess: each block printed what the README shows (only the stage and the port differ),
+    // and the API runs on DynamoDB with the key it printed
+    const outputs = run.outputs.map((output) => output.replaceAll(stage, 'dev'));
+    const stale = staleExamples(setup, outputs);
+    if (stale.length > 0)
+      throw new Error(`${stale.length} stale README example(s):\n\n${stale.join('\n\n')}`);
+    const key = JSON.parse(/\{"api_key".*\}/.exec(run.outputs.join('\n'))?.[0] ?? 'null');
     const base = server.baseUrl;
     const health = await (await fetch(`${base}/v1/health`)).json();
     expect(health).toMatchObject({ status: 'healthy', store: 'dynamodb' });
