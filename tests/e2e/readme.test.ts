@@ -53,6 +53,7 @@ const NOT_RUN: Record<string, string> = {
   'API keys': 'a placeholder (KEY_ID) stands in the code; tests/cli/keys.test.ts runs the CLI',
   'Running on DynamoDB': 'tests/e2e/readme-dynamodb.test.ts runs it on DynamoDB Local',
   'Deploying to AWS': 'it needs an AWS account',
+  Metrics: 'it starts a server of its own; tests/server/metrics-process.test.ts scrapes one',
 };
 
 describe('README SDK examples', () => {
