@@ -37,7 +37,8 @@ export function createApi(
   api.root.addResource('openapi.yaml').addMethod('GET', integration);
   const docs = api.root.addResource('docs');
   docs.addMethod('GET', integration);
-  // The docs page loads Redoc relative to /docs.
+  // The docs page loads Redoc and the document it renders relative to /docs.
   docs.addResource('redoc.standalone.js').addMethod('GET', integration);
+  docs.addResource('reference.json').addMethod('GET', integration);
   return api;
 }

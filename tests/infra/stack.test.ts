@@ -335,11 +335,12 @@ describe('TriggersStack with the default context (stage dev)', () => {
       });
     });
 
-    it('routes only /v1/{proxy+}, /openapi.yaml, /docs and /docs/redoc.standalone.js, with no root method', () => {
+    it('routes only /v1/{proxy+}, /openapi.yaml, /docs and the two files the docs page loads, with no root method', () => {
       expect(routes().sort()).toEqual([
         'ANY /v1/{proxy+}',
         'GET /docs',
         'GET /docs/redoc.standalone.js',
+        'GET /docs/reference.json',
         'GET /openapi.yaml',
       ]);
     });
@@ -371,6 +372,7 @@ describe('TriggersStack with the default context (stage dev)', () => {
         `${prefix}/*/v1/*`,
         `${prefix}/GET/docs`,
         `${prefix}/GET/docs/redoc.standalone.js`,
+        `${prefix}/GET/docs/reference.json`,
         `${prefix}/GET/openapi.yaml`,
       ]);
       for (const permission of permissions) {
@@ -648,11 +650,11 @@ describe('TriggersStack for prod with every setting given', () => {
         Properties: { Principal: 'apigateway.amazonaws.com' },
       }) as Record<string, Resource>,
     );
-    expect(methods).toHaveLength(4);
+    expect(methods).toHaveLength(5);
     for (const method of methods) {
       expect(JSON.stringify(method.Properties.Integration.Uri)).toContain(JSON.stringify({ Ref: alias }));
     }
-    expect(permissions).toHaveLength(4);
+    expect(permissions).toHaveLength(5);
     for (const permission of permissions) expect(permission.Properties.FunctionName).toEqual({ Ref: alias });
   });
 
