@@ -33,6 +33,8 @@ export function createApi(
 
   // Each method's invoke permission names its own method and path; no test-invoke permissions.
   const integration = new apigateway.LambdaIntegration(handler, { allowTestInvoke: false });
+  // The stage's URL itself (the ApiUrl output): a redirect to the reference.
+  api.root.addMethod('GET', integration);
   api.root.addResource('v1').addProxy({ defaultIntegration: integration, anyMethod: true });
   api.root.addResource('openapi.yaml').addMethod('GET', integration);
   const docs = api.root.addResource('docs');

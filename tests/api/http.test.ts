@@ -305,6 +305,49 @@ describe('Docs', () => {
   });
 });
 
+describe('The root, /', () => {
+  let t: TestApp;
+  beforeAll(async () => {
+    t = await createTestApp();
+  });
+  afterAll(() => t.close());
+
+  it('redirects to the reference with a relative Location, so that an API Gateway stage prefix stays', async () => {
+    // Act
+    const res = await checked(request(t.app).get('/'), 302);
+
+    // Assess
+    expect(res.headers.location).toBe('docs');
+    expect(new URL(res.headers.location as string, 'https://api.example.com/prod/').href).toBe(
+      'https://api.example.com/prod/docs',
+    );
+    expect(res.text).toBe('');
+  });
+
+  it('redirects HEAD / the same way', async () => {
+    // Act
+    const res = await request(t.app).head('/');
+
+    // Assess
+    expect(res.status).toBe(302);
+    expect(res.headers.location).toBe('docs');
+  });
+
+  it('answers 405 with Allow: GET for the other methods, as on every known path', async () => {
+    // Act
+    const answers = [];
+    for (const method of ['post', 'put', 'delete', 'patch'] as const) {
+      answers.push(await checked(request(t.app)[method]('/').set('X-API-Key', DEV_KEY), 405));
+    }
+
+    // Assess
+    for (const res of answers) {
+      expect(res.headers.allow).toBe('GET');
+      expect(res.body.error.code).toBe('METHOD_NOT_ALLOWED');
+    }
+  });
+});
+
 describe('Unexpected errors', () => {
   let t: TestApp;
   beforeEach(async () => {

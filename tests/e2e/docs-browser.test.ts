@@ -104,8 +104,8 @@ describe('The HTML reference in a browser', () => {
       if (response.status() >= 400) problems.push(`HTTP ${response.status()}: ${response.url()}`);
     });
 
-    // Act: open the reference, and wait for Redoc to render the contract.
-    await page.goto(`${baseUrl}/docs`, { waitUntil: 'networkidle' });
+    // Act: open the URL the server prints at start, and wait for Redoc to render the contract.
+    await page.goto(`${baseUrl}/`, { waitUntil: 'networkidle' });
     const last = operations.at(-1)?.operationId;
     await page.locator(`[data-section-id="operation/${last}"]`).waitFor({ timeout: 30_000 });
   }, 60_000);
@@ -125,6 +125,11 @@ describe('The HTML reference in a browser', () => {
     await new Promise((resolve) => (server ? server.close(resolve) : resolve(undefined)));
     await t?.close();
   }, 30_000);
+
+  it('reaches the reference from /, the URL the server prints at start', () => {
+    // Assess
+    expect(page.url()).toBe(`${baseUrl}/docs`);
+  });
 
   it('shows every operation of the contract under its summary', async () => {
     // Prepare

@@ -102,6 +102,12 @@ describe.each([
     expect(res.headers.location).toBe(`/v1/events/${res.body.event_id}`);
   });
 
+  it('redirects / to the reference, relative to the stage', async () => {
+    const res = await call(build, { method: 'GET', url: '/' });
+    expect(res.status).toBe(302);
+    expect(res.headers.location).toBe('docs');
+  });
+
   it('replays an idempotent create with the original event', async () => {
     const key = `lambda-${Math.random()}`;
     const spec = {

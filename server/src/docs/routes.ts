@@ -27,7 +27,10 @@ const DOCS_HTML = `<!doctype html>
 /** A day, for Redoc's script: it changes only with Redoc's version. */
 const CACHE_CONTROL = 'public, max-age=86400';
 
-/** The contract, and an HTML reference rendered from it by Redoc served from npm (no CDN). */
+/**
+ * `/` (a redirect to the reference), the contract, and an HTML reference rendered from it by
+ * Redoc served from npm (no CDN).
+ */
 export function docsRouter(
   spec: LoadedSpec,
   // Resolved from node_modules unless given: a bundled Lambda ships its own copy.
@@ -40,6 +43,11 @@ export function docsRouter(
   // Strict and case-sensitive like the contract: /docs/ is not /docs (and its relative URLs
   // would point one level too deep), so it falls through to the 404.
   const router = Router({ strict: true, caseSensitive: true });
+  router.get('/', (_req, res) => {
+    // Relative, so that behind API Gateway `https://…/prod/` leads to `https://…/prod/docs`
+    // (the stack's ApiUrl ends with a slash). Temporary (302): browsers do not cache it for good.
+    res.location('docs').status(302).end();
+  });
   router.get('/openapi.yaml', (_req, res) => {
     res.type('application/yaml; charset=utf-8').send(spec.text);
   });
