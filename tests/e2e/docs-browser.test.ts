@@ -112,13 +112,16 @@ describe('The HTML reference in a browser', () => {
 
   afterAll(async () => {
     if (context) {
-      // An operation with its curl sample, its heading at the top of the window.
-      const createEvent = page.locator('[data-section-id="operation/createEvent"]');
-      if (await createEvent.count()) await createEvent.evaluate((section) => section.scrollIntoView());
-      mkdirSync(path.dirname(SCREENSHOT), { recursive: true });
-      await page.screenshot({ path: SCREENSHOT });
-      console.log(`Screenshot of /docs: ${SCREENSHOT}`);
-      await context.close();
+      try {
+        // An operation with its curl sample, its heading at the top of the window.
+        const createEvent = page.locator('[data-section-id="operation/createEvent"]');
+        if (await createEvent.count()) await createEvent.evaluate((section) => section.scrollIntoView());
+        mkdirSync(path.dirname(SCREENSHOT), { recursive: true });
+        await page.screenshot({ path: SCREENSHOT });
+        console.log(`Screenshot of /docs: ${SCREENSHOT}`);
+      } finally {
+        await context.close();
+      }
     }
     if (userDataDir) rmSync(userDataDir, { recursive: true, force: true });
     server?.closeAllConnections();
