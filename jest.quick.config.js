@@ -1,7 +1,7 @@
 /**
  * `npm run test:quick`, the inner loop: the unit tests and the API suite on SQLite only. No
- * Java (DynamoDB Local is not started), no kill -9, no tmpfs, no spawned servers or CLIs, no bundling,
- * no packing; about 2–3 minutes on 2 cores. `npm test` stays the full gate.
+ * Java (DynamoDB Local is not started), no kill -9, no tmpfs, no spawned servers or CLIs, no
+ * browser, no bundling, no packing; about 2–3 minutes on 2 cores. `npm test` stays the full gate.
  */
 const full = require('./jest.config');
 
@@ -33,6 +33,8 @@ module.exports = {
         '<rootDir>/tests/lambda/',
         '<rootDir>/tests/infra/',
         '<rootDir>/tests/sdk/package.test.ts',
+        // /docs in a real browser (Chromium).
+        '<rootDir>/tests/e2e/docs-browser.test.ts',
       ],
     },
   ],

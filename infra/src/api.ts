@@ -33,11 +33,14 @@ export function createApi(
 
   // Each method's invoke permission names its own method and path; no test-invoke permissions.
   const integration = new apigateway.LambdaIntegration(handler, { allowTestInvoke: false });
+  // The stage's URL itself (the ApiUrl output): a redirect to the reference.
+  api.root.addMethod('GET', integration);
   api.root.addResource('v1').addProxy({ defaultIntegration: integration, anyMethod: true });
   api.root.addResource('openapi.yaml').addMethod('GET', integration);
   const docs = api.root.addResource('docs');
   docs.addMethod('GET', integration);
-  // The docs page loads Redoc relative to /docs.
+  // The docs page loads Redoc and the document it renders relative to /docs.
   docs.addResource('redoc.standalone.js').addMethod('GET', integration);
+  docs.addResource('reference.json').addMethod('GET', integration);
   return api;
 }

@@ -167,7 +167,7 @@ export function createApp({
   app.use(securityHeaders());
   if (config.corsOrigins?.length) app.use(corsAllowList(config.corsOrigins));
   app.use(noConditionalRequests);
-  app.use(docsRouter(spec.text, redocBundlePath));
+  app.use(docsRouter(spec, redocBundlePath));
   app.use(routeGuard(spec.document.paths));
   // Authentication (then the rate limit) comes before body parsing and validation, so an
   // anonymous caller costs little and learns nothing about the contract's rules, and before

@@ -418,6 +418,7 @@ const documentedPath = fc.oneof(
   {
     weight: 6,
     arbitrary: fc.constantFrom(
+      '/',
       '/v1/health',
       '/v1/events',
       '/v1/events/bulk',
@@ -436,7 +437,6 @@ const unknownPath = fc.oneof(
   {
     weight: 3,
     arbitrary: fc.constantFrom(
-      '/',
       '/v1',
       '/v1/',
       '/v2/events',
@@ -475,7 +475,7 @@ const unknownPath = fc.oneof(
       .map(([prefix, segments]) => `${prefix}${segments.join('/')}`)
       .filter(
         (path) =>
-          !/^\/(?:v1\/(?:health|events|events\/bulk|events\/bulk\/ack|inbox|me)|openapi\.yaml|docs)$/.test(
+          !/^\/(?:v1\/(?:health|events|events\/bulk|events\/bulk\/ack|inbox|me)|openapi\.yaml|docs)?$/.test(
             path,
           ),
       )
@@ -1392,6 +1392,8 @@ describe('fuzz: arbitrary requests against the contract', () => {
           [{ method: 'get', path: '/v1/me', query: [{ name: 'x', value: '1' }], headers: devHeader }],
           // A path that does not decode: 400 instead of 405 for a method the path lacks.
           [{ method: 'post', path: '/v1/events/%80a', headers: devHeader }],
+          // The root was once an unknown path: a body that does not parse must not hide the 405.
+          [{ method: 'put', path: '/', headers: devHeader, contentType: 'application/json; charset=bogus' }],
         ]),
       );
     },
@@ -1422,7 +1424,14 @@ describe('fuzz: arbitrary requests against the contract', () => {
           [{ method: 'get', path: '/v1/inbox/', headers: devHeader }],
           [{ method: 'put', path: '/v1/Events', headers: devHeader }],
           [{ method: 'post', path: '/v1/nope', headers: devHeader, contentType: json, body: '{' }],
-          [{ method: 'put', path: '/', headers: devHeader, contentType: 'application/json; charset=bogus' }],
+          [
+            {
+              method: 'put',
+              path: '/nope',
+              headers: devHeader,
+              contentType: 'application/json; charset=bogus',
+            },
+          ],
         ]),
       );
     },

@@ -1,7 +1,10 @@
+import { readFileSync } from 'node:fs';
 import { request as httpRequest, type IncomingHttpHeaders } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Express } from 'express';
 import request from 'supertest';
+import { REDOC_FOOTER_LOGO_URL } from '../../server/src/docs/redoc-script';
+import { loadSpec } from '../../server/src/spec';
 import { checked } from '../helpers/contract';
 import { createTestApp, DEV_KEY, TEST_STORE, type TestApp } from '../helpers/test-app';
 
@@ -220,17 +223,128 @@ describe('Docs', () => {
     const html = await checked(request(t.app).get('/docs'), 200);
     const script = await request(t.app).get('/docs/redoc.standalone.js');
     expect(html.status).toBe(200);
-    expect(html.text).toContain('<redoc spec-url="openapi.yaml"');
+    expect(html.text).toContain(
+      '<redoc spec-url="docs/reference.json" download-definition-url="openapi.yaml"',
+    );
     expect(html.text).not.toMatch(/https?:\/\//);
     expect(script.status).toBe(200);
     expect(script.headers['content-type']).toMatch(/javascript/);
     expect(script.text.length).toBeGreaterThan(100_000);
   });
 
+  it('renders the contract with a curl sample per operation, and nothing else changed', async () => {
+    // Prepare
+    const contract = loadSpec().document;
+
+    // Act
+    const res = await request(t.app).get('/docs/reference.json');
+
+    // Assess
+    expect(res.status).toBe(200);
+    expect(res.headers['content-type']).toMatch(/^application\/json/);
+    const reference = res.body as { paths: Record<string, Record<string, { 'x-codeSamples'?: unknown }>> };
+    const samples: Record<string, unknown> = {};
+    for (const [path, item] of Object.entries(reference.paths)) {
+      for (const [method, operation] of Object.entries(item)) {
+        if (typeof operation !== 'object' || operation === null || !('operationId' in operation)) continue;
+        samples[`${method.toUpperCase()} ${path}`] = operation['x-codeSamples'];
+        delete operation['x-codeSamples'];
+      }
+    }
+    expect(res.body).toEqual(contract);
+    expect(Object.keys(samples).length).toBeGreaterThan(20);
+    for (const [operation, list] of Object.entries(samples)) {
+      expect({ operation, list }).toEqual({
+        operation,
+        list: [{ lang: 'Shell', label: 'curl', source: expect.stringMatching(/^curl /) }],
+      });
+    }
+  });
+
+  it('gives each curl sample the method, the path, the key when needed and the example body', async () => {
+    // Act
+    const res = await request(t.app).get('/docs/reference.json');
+
+    // Assess
+    const sample = (path: string, method: string) =>
+      (res.body.paths[path][method]['x-codeSamples'] as Array<{ source: string }>)[0]?.source;
+    expect(sample('/v1/health', 'get')).toBe(`curl 'http://127.0.0.1:8080/v1/health'`);
+    expect(sample('/v1/events/{event_id}/ack', 'post')).toBe(
+      [
+        `curl -X POST "http://127.0.0.1:8080/v1/events/$EVENT_ID/ack"`,
+        `  -H 'X-API-Key: ${DEV_KEY}'`,
+        `  -H 'Content-Type: application/json'`,
+        `  -d '{"lease_id":"0193a1c4-2b7d-4f3e-9a61-5c2d7e8f9a0b"}'`,
+      ].join(' \\\n'),
+    );
+    const ingest = sample('/v1/events', 'post') as string;
+    const body = /-d '(.*)'$/.exec(ingest)?.[1] as string;
+    const createEvent = loadSpec().document.paths['/v1/events']?.post as {
+      requestBody: { content: Record<string, { example: unknown }> };
+    };
+    expect(JSON.parse(body)).toEqual(createEvent.requestBody.content['application/json']?.example);
+  });
+
+  it("serves Redoc without the footer logo from Redocly's CDN, which the page's CSP refuses", async () => {
+    // Prepare: the file from npm has it.
+    const original = readFileSync(require.resolve('redoc/bundles/redoc.standalone.js'), 'utf8');
+
+    // Act
+    const script = await request(t.app).get('/docs/redoc.standalone.js');
+
+    // Assess
+    expect(original).toContain(REDOC_FOOTER_LOGO_URL);
+    expect(script.text).not.toContain(REDOC_FOOTER_LOGO_URL);
+    expect(script.text.length).toBeGreaterThan(original.length - 100);
+  });
+
   it('answers 404 for /docs/ and /DOCS: paths match exactly, as the contract writes them', async () => {
     const slash = await checked(request(t.app).get('/docs/'), 404);
     const upper = await checked(request(t.app).get('/DOCS'), 404);
     expect([slash.status, upper.status]).toEqual([404, 404]);
+  });
+});
+
+describe('The root, /', () => {
+  let t: TestApp;
+  beforeAll(async () => {
+    t = await createTestApp();
+  });
+  afterAll(() => t.close());
+
+  it('redirects to the reference with a relative Location, so that an API Gateway stage prefix stays', async () => {
+    // Act
+    const res = await checked(request(t.app).get('/'), 302);
+
+    // Assess
+    expect(res.headers.location).toBe('docs');
+    expect(new URL(res.headers.location as string, 'https://api.example.com/prod/').href).toBe(
+      'https://api.example.com/prod/docs',
+    );
+    expect(res.text).toBe('');
+  });
+
+  it('redirects HEAD / the same way', async () => {
+    // Act
+    const res = await request(t.app).head('/');
+
+    // Assess
+    expect(res.status).toBe(302);
+    expect(res.headers.location).toBe('docs');
+  });
+
+  it('answers 405 with Allow: GET for the other methods, as on every known path', async () => {
+    // Act
+    const answers = [];
+    for (const method of ['post', 'put', 'delete', 'patch'] as const) {
+      answers.push(await checked(request(t.app)[method]('/').set('X-API-Key', DEV_KEY), 405));
+    }
+
+    // Assess
+    for (const res of answers) {
+      expect(res.headers.allow).toBe('GET');
+      expect(res.body.error.code).toBe('METHOD_NOT_ALLOWED');
+    }
   });
 });
 

@@ -876,6 +876,14 @@ const PLANS: Record<string, Plan> = {
     runs: 30,
     expect: () => ({ status: 200, why: 'the contract', verify: (res) => expect(res.text).toBe(spec.text) }),
   },
+  getRoot: {
+    runs: 30,
+    expect: () => ({
+      status: 302,
+      why: 'a redirect to the reference',
+      verify: (res) => expect([res.headers.location, res.text]).toEqual(['docs', '']),
+    }),
+  },
   getDocs: {
     runs: 30,
     expect: () => ({

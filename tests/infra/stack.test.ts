@@ -335,11 +335,13 @@ describe('TriggersStack with the default context (stage dev)', () => {
       });
     });
 
-    it('routes only /v1/{proxy+}, /openapi.yaml, /docs and /docs/redoc.standalone.js, with no root method', () => {
+    it('routes only /v1/{proxy+}, GET on /, /openapi.yaml, /docs and the two files the docs page loads', () => {
       expect(routes().sort()).toEqual([
         'ANY /v1/{proxy+}',
+        'GET /',
         'GET /docs',
         'GET /docs/redoc.standalone.js',
+        'GET /docs/reference.json',
         'GET /openapi.yaml',
       ]);
     });
@@ -369,8 +371,10 @@ describe('TriggersStack with the default context (stage dev)', () => {
       const prefix = `arn:<AWS::Partition>:execute-api:<AWS::Region>:<AWS::AccountId>:<${api}>/<${stage}>`;
       expect(permissions.map((permission) => flatten(permission.Properties.SourceArn)).sort()).toEqual([
         `${prefix}/*/v1/*`,
+        `${prefix}/GET/`,
         `${prefix}/GET/docs`,
         `${prefix}/GET/docs/redoc.standalone.js`,
+        `${prefix}/GET/docs/reference.json`,
         `${prefix}/GET/openapi.yaml`,
       ]);
       for (const permission of permissions) {
@@ -648,11 +652,11 @@ describe('TriggersStack for prod with every setting given', () => {
         Properties: { Principal: 'apigateway.amazonaws.com' },
       }) as Record<string, Resource>,
     );
-    expect(methods).toHaveLength(4);
+    expect(methods).toHaveLength(6);
     for (const method of methods) {
       expect(JSON.stringify(method.Properties.Integration.Uri)).toContain(JSON.stringify({ Ref: alias }));
     }
-    expect(permissions).toHaveLength(4);
+    expect(permissions).toHaveLength(6);
     for (const permission of permissions) expect(permission.Properties.FunctionName).toEqual({ Ref: alias });
   });
 

@@ -3,6 +3,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { type BundleReport, bundleLambda } from '../../infra/src/lambda-bundle';
 import { issueApiKey } from '../../server/src/auth/api-keys';
+import { REDOC_FOOTER_LOGO_URL } from '../../server/src/docs/redoc-script';
 import { loadSpec } from '../../server/src/spec';
 import { DynamoKeyStore } from '../../server/src/store/dynamodb/api-key-store';
 import { createDynamoClients } from '../../server/src/store/dynamodb/client';
@@ -99,6 +100,12 @@ describe.each([
     });
     expect(res.status).toBe(201);
     expect(res.headers.location).toBe(`/v1/events/${res.body.event_id}`);
+  });
+
+  it('redirects / to the reference, relative to the stage', async () => {
+    const res = await call(build, { method: 'GET', url: '/' });
+    expect(res.status).toBe(302);
+    expect(res.headers.location).toBe('docs');
   });
 
   it('replays an idempotent create with the original event', async () => {
@@ -239,12 +246,20 @@ describe('the bundled handler on AWS', () => {
     expect(spec.status).toBe(200);
     expect(spec.text).toMatch(/^openapi: 3\.1/m);
     const docs = decode((await lambda.invoke(restApiEvent({ method: 'GET', url: '/docs' }))).result);
-    expect(docs.text).toContain('<redoc spec-url="openapi.yaml"');
+    expect(docs.text).toContain('<redoc spec-url="docs/reference.json"');
+    const reference = decode(
+      (await lambda.invoke(restApiEvent({ method: 'GET', url: '/docs/reference.json' }))).result,
+    );
+    expect(reference.status).toBe(200);
+    expect(JSON.parse(reference.text).paths['/v1/events'].post['x-codeSamples']).toEqual([
+      { lang: 'Shell', label: 'curl', source: expect.stringMatching(/^curl -X POST /) },
+    ]);
     const redoc = decode(
       (await lambda.invoke(restApiEvent({ method: 'GET', url: '/docs/redoc.standalone.js' }))).result,
     );
     expect(redoc.status).toBe(200);
     expect(redoc.text.length).toBeGreaterThan(500_000);
+    expect(redoc.text).not.toContain(REDOC_FOOTER_LOGO_URL);
   });
 
   it('follows an inbox cursor made by another container (the cursor secret is shared through DynamoDB)', async () => {

@@ -7,7 +7,10 @@ export interface GatewayEvent {
   requestContext?: { requestId?: string; stage?: string };
 }
 
-/** The first path segments the app serves; a stage prefix is recognised in front of them only. */
+/**
+ * The first path segments the app serves; a stage prefix is recognised in front of them only,
+ * and in front of `/` itself (`/prod/`, which redirects to the reference).
+ */
 const APP_ROOTS = ['/v1/', '/openapi.yaml', '/docs'];
 
 /**
@@ -33,5 +36,6 @@ function withoutStage(url: string, stage: string | undefined): string {
   const prefix = `/${stage}`;
   if (!url.startsWith(`${prefix}/`)) return url;
   const rest = url.slice(prefix.length);
-  return APP_ROOTS.some((root) => rest.startsWith(root)) ? rest : url;
+  const isRoot = rest === '/' || rest.startsWith('/?');
+  return isRoot || APP_ROOTS.some((root) => rest.startsWith(root)) ? rest : url;
 }
