@@ -181,6 +181,7 @@ const EnvSchema = z.object({
   TRIGGERS_WEBHOOK_CONCURRENCY: integer('TRIGGERS_WEBHOOK_CONCURRENCY', 1, 10_000, 200),
   TRIGGERS_WEBHOOK_CONCURRENCY_PER_TARGET: integer('TRIGGERS_WEBHOOK_CONCURRENCY_PER_TARGET', 1, 1_000, 20),
   LOG_LEVEL: z._default(z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']), 'info'),
+  LOG_FORMAT: z.optional(z.enum(['pretty', 'json'], { error: 'LOG_FORMAT must be "pretty" or "json"' })),
 });
 
 export interface Config {
@@ -241,13 +242,27 @@ export interface Config {
     concurrencyPerTarget: number;
   };
   logLevel: string;
+  /**
+   * `pretty`: one readable line per entry (pino-pretty), for a person at a terminal. `json`: one
+   * JSON object per line, for log collectors. Unset: pretty when stdout is a terminal and
+   * AUTH_MODE is local, else JSON (production and anything that reads the output).
+   */
+  logFormat: 'pretty' | 'json';
+}
+
+/** What readConfig needs to know of the process besides its environment. */
+export interface Terminal {
+  stdoutIsTty: boolean;
 }
 
 export class ConfigError extends Error {
   override name = 'ConfigError';
 }
 
-export function readConfig(env: NodeJS.ProcessEnv = process.env): Config {
+export function readConfig(
+  env: NodeJS.ProcessEnv = process.env,
+  terminal: Terminal = { stdoutIsTty: process.stdout.isTTY === true },
+): Config {
   const parsed = EnvSchema.safeParse(env);
   if (!parsed.success) {
     const problems = parsed.error.issues.map((issue) => {
@@ -305,6 +320,7 @@ export function readConfig(env: NodeJS.ProcessEnv = process.env): Config {
       concurrencyPerTarget: env_.TRIGGERS_WEBHOOK_CONCURRENCY_PER_TARGET,
     },
     logLevel: env_.LOG_LEVEL,
+    logFormat: env_.LOG_FORMAT ?? (terminal.stdoutIsTty && env_.AUTH_MODE === 'local' ? 'pretty' : 'json'),
   };
 }
 
@@ -313,7 +329,8 @@ export function readConfig(env: NodeJS.ProcessEnv = process.env): Config {
  * development key unless AUTH_MODE=local is set explicitly.
  */
 export function readLambdaConfig(env: NodeJS.ProcessEnv = process.env): Config {
-  const config = readConfig({ AUTH_MODE: 'aws', TRIGGERS_STORE: 'dynamodb', ...env });
+  // CloudWatch reads JSON lines: never a terminal.
+  const config = readConfig({ AUTH_MODE: 'aws', TRIGGERS_STORE: 'dynamodb', ...env }, { stdoutIsTty: false });
   if (config.store !== 'dynamodb') {
     throw new ConfigError('Invalid configuration:\n  - TRIGGERS_STORE must be "dynamodb" on AWS Lambda');
   }

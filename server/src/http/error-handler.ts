@@ -11,6 +11,7 @@ import {
   ValidationError,
 } from '../errors';
 import type { AppMetrics } from '../metrics';
+import { ERROR_CODE_LOCAL } from './logger';
 import { requestIdOf } from './request-id';
 import { isWarmUpRequest } from './warm-up';
 
@@ -57,6 +58,7 @@ export function errorHandler(metrics: AppMetrics): ErrorRequestHandler {
       req.log?.error({ err: appError.cause ?? appError }, appError.message);
     }
     if (!isWarmUpRequest(req)) metrics.errorAnswered(appError.code);
+    res.locals[ERROR_CODE_LOCAL] = appError.code;
     send(res, appError.status, appError.code, appError.message, appError.details, appError.headers);
   };
 }
