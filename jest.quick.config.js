@@ -22,6 +22,7 @@ module.exports = {
         '<rootDir>/tests/reliability/',
         '<rootDir>/tests/cli/',
         '<rootDir>/tests/server/http-process.test.ts',
+        '<rootDir>/tests/server/log-format.test.ts',
         '<rootDir>/tests/sdk/e2e.test.ts',
         // The Zapier integration against a listening server (and a webhook receiver).
         '<rootDir>/tests/zapier/',

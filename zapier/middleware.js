@@ -15,19 +15,21 @@ const envelopeOf = (response) => {
 
 /**
  * The API's message, then the failing fields of a VALIDATION_ERROR that it does not already
- * name (it names the first), then what to do, then the request id to quote to the API's operators.
+ * name (its message says the first in words), then what to do, then the request id to quote
+ * to the API's operators.
  */
 const describe = (response, error, advice) => {
   const tail = advice ? ` ${advice}` : '';
   if (!error) return `The Triggers API answered HTTP ${response.status}.${tail}`;
   const fields = Array.isArray(error.details?.errors)
     ? error.details.errors
+        .slice(1)
         .filter((item) => item && typeof item.message === 'string')
         .map((item) => (item.path ? `${item.path} ${item.message}` : item.message))
-        .filter((field) => !error.message.includes(field))
     : [];
   const requestId = error.request_id ? ` (request ${error.request_id})` : '';
-  return `${[error.message, ...fields].join('; ')}${tail}${requestId}`;
+  const others = fields.length > 0 ? ` ${fields.join('; ')}.` : '';
+  return `${error.message}${others}${tail}${requestId}`;
 };
 
 /**

@@ -41,6 +41,7 @@ import type { KeyStore } from './store/key-store';
 import type { WebhookStore } from './store/webhook-store';
 import { subscriptionsRouter } from './subscriptions/routes';
 import { SubscriptionsService } from './subscriptions/service';
+import { ValidationMessages } from './validation-messages';
 import { type Resolver, TargetGuard } from './webhooks/target-guard';
 
 const DAY_MS = 24 * 60 * 60 * 1000;
@@ -122,11 +123,12 @@ export function createApp({
 }: AppDeps): Express {
   if (shutdown?.aborted) longPoll.shutdown();
   else shutdown?.addEventListener('abort', () => longPoll.shutdown(), { once: true });
+  const validationMessages = new ValidationMessages(spec.document);
   const events = new EventsService({
     store,
     clock,
     retentionMs: config.retentionDays * DAY_MS,
-    validateEventInput: compileEventInputValidator(spec.document),
+    validateEventInput: compileEventInputValidator(spec.document, validationMessages),
     metrics,
     notifyAvailable: (tenantId) => {
       longPoll.notify(tenantId);
@@ -187,6 +189,6 @@ export function createApp({
   app.use(meRouter());
   // No catch-all 404 here: routeGuard has answered every path and method the contract lacks,
   // and every operation of the contract has its handler above.
-  app.use(errorHandler(metrics));
+  app.use(errorHandler(metrics, validationMessages));
   return app;
 }

@@ -213,6 +213,7 @@ const EnvSchema = z.object({
     DEFAULT_METRICS_TOP_TENANTS,
   ),
   LOG_LEVEL: z._default(z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']), 'info'),
+  LOG_FORMAT: z.optional(z.enum(['pretty', 'json'], { error: 'LOG_FORMAT must be "pretty" or "json"' })),
 });
 
 export interface Config {
@@ -286,13 +287,27 @@ export interface Config {
       }
     | undefined;
   logLevel: string;
+  /**
+   * `pretty`: one readable line per entry (pino-pretty), for a person at a terminal. `json`: one
+   * JSON object per line, for log collectors. Unset: pretty when stdout is a terminal and
+   * AUTH_MODE is local, else JSON (production and anything that reads the output).
+   */
+  logFormat: 'pretty' | 'json';
+}
+
+/** What readConfig needs to know of the process besides its environment. */
+export interface Terminal {
+  stdoutIsTty: boolean;
 }
 
 export class ConfigError extends Error {
   override name = 'ConfigError';
 }
 
-export function readConfig(env: NodeJS.ProcessEnv = process.env): Config {
+export function readConfig(
+  env: NodeJS.ProcessEnv = process.env,
+  terminal: Terminal = { stdoutIsTty: process.stdout.isTTY === true },
+): Config {
   const parsed = EnvSchema.safeParse(env);
   if (!parsed.success) {
     const problems = parsed.error.issues.map((issue) => {
@@ -368,6 +383,7 @@ export function readConfig(env: NodeJS.ProcessEnv = process.env): Config {
             topTenants: env_.TRIGGERS_METRICS_TOP_TENANTS,
           },
     logLevel: env_.LOG_LEVEL,
+    logFormat: env_.LOG_FORMAT ?? (terminal.stdoutIsTty && env_.AUTH_MODE === 'local' ? 'pretty' : 'json'),
   };
 }
 
@@ -376,7 +392,8 @@ export function readConfig(env: NodeJS.ProcessEnv = process.env): Config {
  * development key unless AUTH_MODE=local is set explicitly.
  */
 export function readLambdaConfig(env: NodeJS.ProcessEnv = process.env): Config {
-  const config = readConfig({ AUTH_MODE: 'aws', TRIGGERS_STORE: 'dynamodb', ...env });
+  // CloudWatch reads JSON lines: never a terminal.
+  const config = readConfig({ AUTH_MODE: 'aws', TRIGGERS_STORE: 'dynamodb', ...env }, { stdoutIsTty: false });
   if (config.store !== 'dynamodb') {
     throw new ConfigError('Invalid configuration:\n  - TRIGGERS_STORE must be "dynamodb" on AWS Lambda');
   }

@@ -67,8 +67,8 @@ export class ForbiddenError extends AppError {
 }
 
 export class NotFoundError extends AppError {
-  constructor(message = 'Event not found.') {
-    super(404, 'NOT_FOUND', message);
+  constructor(message = 'Event not found.', details: ErrorDetails = {}) {
+    super(404, 'NOT_FOUND', message, details);
   }
 }
 
@@ -158,14 +158,25 @@ export class PayloadTooLargeError extends AppError {
 }
 
 export class UnsupportedMediaTypeError extends AppError {
-  constructor(contentType: string | undefined) {
-    super(
-      415,
-      'UNSUPPORTED_MEDIA_TYPE',
-      `Send the body as application/json${contentType ? ` (got ${contentType})` : ''}.`,
-      contentType ? { content_type: contentType } : {},
-    );
+  /**
+   * `contentType`: what the request declared (undefined: none); `accepted`: what the operation
+   * takes, from the contract (the error handler looks it up); `message` replaces the default.
+   */
+  constructor(
+    contentType: string | undefined,
+    accepted: readonly string[] = ['application/json'],
+    message = `Send the body as ${oneOf(accepted)} (${contentType ? `got ${contentType}` : 'the request had no Content-Type'}).`,
+  ) {
+    super(415, 'UNSUPPORTED_MEDIA_TYPE', message, {
+      content_type: contentType ?? null,
+      accepted: [...accepted],
+    });
   }
+}
+
+/** `a`, `a or b`, `a, b or c`. */
+export function oneOf(items: readonly string[]): string {
+  return items.length > 1 ? `${items.slice(0, -1).join(', ')} or ${items.at(-1)}` : (items[0] ?? '');
 }
 
 export class IdempotencyKeyReusedError extends AppError {

@@ -1,10 +1,10 @@
 import { createServer, type Server } from 'node:http';
-import pino from 'pino';
 import { DEV_API_KEY } from './auth/api-keys';
 import { bootApp } from './boot';
 import { systemClock } from './clock';
 import { ConfigError, readConfig } from './config';
 import { answerClientErrorsAsJson } from './http/client-error';
+import { createLogger } from './logging';
 import { LongPoll } from './long-poll';
 import { PrometheusMetrics } from './prometheus/metrics';
 import { type MetricsServer, startMetricsServer } from './prometheus/metrics-server';
@@ -26,8 +26,8 @@ async function main(): Promise<void> {
     console.error(error.message);
     process.exit(1);
   }
-  // Asynchronous destination: logging never blocks a request on a write to stdout.
-  const logger = pino({ level: config.logLevel }, pino.destination({ sync: false }));
+  // Readable lines at a terminal, JSON otherwise (LOG_FORMAT); never blocking a request.
+  const logger = createLogger(config);
   const stores = openStores(config, systemClock, {
     backgroundCheckpoints: {
       onError: (message) => logger.warn({ err: message }, 'WAL checkpoint failed; retrying'),

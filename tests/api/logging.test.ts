@@ -42,6 +42,40 @@ describe('Request logs', () => {
     expect(lines.filter((entry) => entry.request_id === 'log-test-1')).toHaveLength(1);
   });
 
+  it('writes the error code on the warn line of a 4xx answer', async () => {
+    // Act
+    await request(t.app)
+      .post('/v1/events')
+      .set('X-API-Key', apiKey)
+      .set('X-Request-ID', 'log-test-400')
+      .send({ source: 's', event_type: 't' })
+      .expect(400);
+
+    // Assess
+    const entries = lines.filter((entry) => entry.request_id === 'log-test-400');
+    expect(entries).toHaveLength(1);
+    expect(entries[0]).toMatchObject({
+      level: 40,
+      error_code: 'VALIDATION_ERROR',
+      tenant_id: 'acme',
+      res: { status: 400 },
+    });
+  });
+
+  it('writes no error code on the line of a success', async () => {
+    // Act
+    await request(t.app)
+      .get('/v1/me')
+      .set('X-API-Key', apiKey)
+      .set('X-Request-ID', 'log-test-200')
+      .expect(200);
+
+    // Assess
+    const line = lines.find((entry) => entry.request_id === 'log-test-200');
+    expect(line).toMatchObject({ level: 30, res: { status: 200 } });
+    expect(line).not.toHaveProperty('error_code');
+  });
+
   it('never logs the API key, from either header, nor any header', async () => {
     await request(t.app).get('/v1/me').set('X-API-Key', apiKey).expect(200);
     await request(t.app).get('/v1/me').set('Authorization', `Bearer ${apiKey}`).expect(200);

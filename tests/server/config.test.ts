@@ -1,8 +1,8 @@
-import { ConfigError, readConfig } from '../../server/src/config';
+import { ConfigError, readConfig, readLambdaConfig } from '../../server/src/config';
 
 describe('readConfig', () => {
   it('gives the documented defaults for an empty environment', () => {
-    expect(readConfig({})).toEqual({
+    expect(readConfig({}, { stdoutIsTty: false })).toEqual({
       port: 8080,
       host: '127.0.0.1',
       authMode: 'local',
@@ -36,7 +36,21 @@ describe('readConfig', () => {
       },
       metrics: undefined,
       logLevel: 'info',
+      logFormat: 'json',
     });
+  });
+
+  it('logs pretty lines by default only at a terminal, and never by default with AUTH_MODE=aws', () => {
+    expect(readConfig({}, { stdoutIsTty: true }).logFormat).toBe('pretty');
+    expect(readConfig({}, { stdoutIsTty: false }).logFormat).toBe('json');
+    expect(readConfig({ AUTH_MODE: 'aws' }, { stdoutIsTty: true }).logFormat).toBe('json');
+    expect(readLambdaConfig({ LOG_LEVEL: 'info' }).logFormat).toBe('json');
+  });
+
+  it('takes LOG_FORMAT over the default, and refuses another value', () => {
+    expect(readConfig({ LOG_FORMAT: 'json' }, { stdoutIsTty: true }).logFormat).toBe('json');
+    expect(readConfig({ LOG_FORMAT: 'pretty' }, { stdoutIsTty: false }).logFormat).toBe('pretty');
+    expect(() => readConfig({ LOG_FORMAT: 'yaml' })).toThrow(/LOG_FORMAT must be "pretty" or "json"/);
   });
 
   it('reads every variable', () => {
@@ -69,6 +83,7 @@ describe('readConfig', () => {
       TRIGGERS_METRICS_HOST: '0.0.0.0',
       TRIGGERS_METRICS_TOP_TENANTS: '25',
       LOG_LEVEL: 'debug',
+      LOG_FORMAT: 'pretty',
     });
     expect(config).toMatchObject({
       port: 9000,
@@ -97,6 +112,7 @@ describe('readConfig', () => {
       },
       metrics: { port: 9464, host: '0.0.0.0', topTenants: 25 },
       logLevel: 'debug',
+      logFormat: 'pretty',
     });
   });
 

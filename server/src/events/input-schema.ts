@@ -1,6 +1,7 @@
 import Ajv2020 from 'ajv/dist/2020';
 import addFormats from 'ajv-formats';
 import type { FieldError } from '../errors';
+import type { ValidationMessages } from '../validation-messages';
 
 /**
  * A validator for one `EventInput` compiled from the contract itself. Bulk ingest needs it:
@@ -9,6 +10,7 @@ import type { FieldError } from '../errors';
  */
 export function compileEventInputValidator(
   specDocument: Record<string, unknown>,
+  messages: ValidationMessages,
 ): (value: unknown, basePath: string) => FieldError[] {
   // No meta-schema check: the contract is linted in npm test, and it would double the cost of start-up.
   const ajv = new Ajv2020({ allErrors: true, strict: false, validateSchema: false });
@@ -18,12 +20,12 @@ export function compileEventInputValidator(
   if (!validate) throw new Error('the contract has no components.schemas.EventInput');
   return (value, basePath) => {
     if (validate(value)) return [];
-    return (validate.errors ?? []).map((error) => {
-      const extra =
-        error.keyword === 'additionalProperties'
-          ? `/${(error.params as { additionalProperty: string }).additionalProperty}`
-          : '';
-      return { path: `${basePath}${error.instancePath}${extra}`, message: error.message ?? 'is invalid' };
+    // Named as the request validator names them: the path ends at the unknown or missing field.
+    const errors = (validate.errors ?? []).map((error) => {
+      const params = error.params as { additionalProperty?: string; missingProperty?: string };
+      const field = params.additionalProperty ?? params.missingProperty;
+      return { path: `${basePath}${error.instancePath}${field ? `/${field}` : ''}`, message: error.message };
     });
+    return messages.fieldErrors(errors);
   };
 }

@@ -17,6 +17,7 @@ import type { components } from '../generated/triggers';
 import { exceedsDepth, findNonFiniteNumber } from '../json-depth';
 import type { AppMetrics } from '../metrics';
 import type { AckOutcome, CreateOutcome, CreateRequest, EventStore, StoredEvent } from '../store/event-store';
+import { summarize } from '../validation-messages';
 import { storedEventId } from './event-id';
 
 type EventInput = components['schemas']['EventInput'];
@@ -94,7 +95,7 @@ export class EventsService {
       try {
         const errors = this.options.validateEventInput(item, `/items/${index}`);
         if (errors.length > 0) {
-          throw new ValidationError(`${errors[0]?.path} ${errors[0]?.message}`, errors);
+          throw new ValidationError(summarize(errors), errors);
         }
         const input = item as EventInput;
         const ownKey = input.metadata?.idempotency_key;

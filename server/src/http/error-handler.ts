@@ -1,9 +1,8 @@
-import type { ErrorRequestHandler, Response } from 'express';
+import type { ErrorRequestHandler, Request, Response } from 'express';
 import {
   AppError,
   type ErrorCode,
   type ErrorDetails,
-  type FieldError,
   MethodNotAllowedError,
   NotFoundError,
   PayloadTooLargeError,
@@ -11,6 +10,8 @@ import {
   ValidationError,
 } from '../errors';
 import type { AppMetrics } from '../metrics';
+import { type RequestBodyHint, summarize, type ValidationMessages } from '../validation-messages';
+import { ERROR_CODE_LOCAL } from './logger';
 import { requestIdOf } from './request-id';
 import { isWarmUpRequest } from './warm-up';
 
@@ -39,13 +40,13 @@ interface BodyParserError {
  * directly (not through the validator's res.json), so an error can never fail validation.
  * Causes of 5xx go to the log, once, and never to the client.
  */
-export function errorHandler(metrics: AppMetrics): ErrorRequestHandler {
+export function errorHandler(metrics: AppMetrics, messages: ValidationMessages): ErrorRequestHandler {
   return (error, req, res, next) => {
     if (res.headersSent) {
       next(error);
       return;
     }
-    let appError = toAppError(error, req.method, req.path);
+    let appError = toAppError(error, req, messages);
     if (!appError) {
       req.log?.error({ err: error }, 'unhandled error');
       appError = new AppError(
@@ -57,16 +58,17 @@ export function errorHandler(metrics: AppMetrics): ErrorRequestHandler {
       req.log?.error({ err: appError.cause ?? appError }, appError.message);
     }
     if (!isWarmUpRequest(req)) metrics.errorAnswered(appError.code);
+    res.locals[ERROR_CODE_LOCAL] = appError.code;
     send(res, appError.status, appError.code, appError.message, appError.details, appError.headers);
   };
 }
 
-function toAppError(error: unknown, method: string, path: string): AppError | undefined {
+function toAppError(error: unknown, req: Request, messages: ValidationMessages): AppError | undefined {
   if (error instanceof AppError) return error;
   const parserError = asBodyParserError(error);
   if (parserError) return fromBodyParser(parserError);
   const validatorError = asValidatorError(error);
-  if (validatorError) return fromValidator(validatorError, method, path);
+  if (validatorError) return fromValidator(validatorError, req, messages);
   return undefined;
 }
 
@@ -99,7 +101,12 @@ function fromBodyParser(error: BodyParserError): AppError | undefined {
   }
 }
 
-function fromValidator(error: ValidatorError, method: string, path: string): AppError | undefined {
+function fromValidator(
+  error: ValidatorError,
+  req: Request,
+  messages: ValidationMessages,
+): AppError | undefined {
+  const { method, path } = req;
   switch (error.status) {
     // The route guard answers unknown paths and methods first, from req.path; the validator
     // matches req.originalUrl, so a target that differs only there (absolute-form, a fragment)
@@ -113,23 +120,60 @@ function fromValidator(error: ValidatorError, method: string, path: string): App
         .filter(Boolean);
       return new MethodNotAllowedError(method, allow);
     }
-    case 415:
-      return new UnsupportedMediaTypeError(undefined);
-    default:
-      if (error.status >= 400 && error.status < 500) {
-        const errors: FieldError[] = (error.errors ?? []).map((item) => ({
-          path: item.path ?? '',
-          message: item.message ?? 'is invalid',
-        }));
-        const first = errors[0];
-        const message = first
-          ? `${first.path ? `${first.path} ` : ''}${first.message}${errors.length > 1 ? ` (and ${errors.length - 1} more)` : ''}`
-          : (error.message ?? 'The request does not match the API contract.');
-        return new ValidationError(message, errors);
+    case 415: {
+      const body = requestBodyOf(req, messages);
+      const accepted = body?.mediaTypes ?? ['application/json'];
+      const contentType = req.headers['content-type'];
+      if (!contentType && body && hasNoBody(req)) {
+        return new UnsupportedMediaTypeError(undefined, accepted, emptyBodyMessage(body));
       }
+      return new UnsupportedMediaTypeError(contentType, accepted);
+    }
+    default:
+      if (error.status >= 400 && error.status < 500) return fromRequestValidation(error, req, messages);
       // Anything else from the validator is a response that broke the contract: our bug.
       return undefined;
   }
+}
+
+/**
+ * A request the contract refuses, in words. Two mistakes of a first request get a message of
+ * their own: an empty body (the validator would say that `/body` is required, or list every
+ * required field) and a JSON array where an object wraps the list (bulk: `{"items": [...]}`).
+ */
+function fromRequestValidation(error: ValidatorError, req: Request, messages: ValidationMessages): AppError {
+  const body = requestBodyOf(req, messages);
+  const bodyErrors = (error.errors ?? []).filter((item) => item.path?.startsWith('/body'));
+  if (body && bodyErrors.length > 0 && hasNoBody(req)) {
+    return new ValidationError(emptyBodyMessage(body), [
+      { path: '/body', message: 'is empty: the request needs a JSON object' },
+    ]);
+  }
+  if (body && Array.isArray(req.body) && bodyErrors.some((item) => item.path === '/body')) {
+    const message = body.listField
+      ? `The request body is a JSON array: wrap the list in an object, as {"${body.listField}":[…]}.`
+      : `The request body is a JSON array: send a JSON object such as ${body.skeleton}.`;
+    return new ValidationError(message, [{ path: '/body', message: 'must be a JSON object, not an array' }]);
+  }
+  const errors = messages.fieldErrors(error.errors ?? []);
+  return new ValidationError(summarize(errors), errors);
+}
+
+/** What the contract says of the body of the request's operation (set by the validator). */
+function requestBodyOf(req: Request, messages: ValidationMessages): RequestBodyHint | undefined {
+  const route = (req as Request & { openapi?: { openApiRoute?: string } }).openapi?.openApiRoute;
+  return route ? messages.requestBody(req.method, route) : undefined;
+}
+
+/** No body bytes at all: no Content-Length and no Transfer-Encoding, or Content-Length: 0. */
+function hasNoBody(req: Request): boolean {
+  const length = req.headers['content-length'];
+  return length === '0' || (length === undefined && req.headers['transfer-encoding'] === undefined);
+}
+
+/** The example names the contract's first media type of the operation, its plain JSON one. */
+function emptyBodyMessage(body: RequestBodyHint): string {
+  return `The request body is empty: send a JSON object such as ${body.skeleton} with Content-Type: ${body.mediaTypes[0]}.`;
 }
 
 function asBodyParserError(error: unknown): BodyParserError | undefined {
