@@ -45,6 +45,22 @@ export function toEventInput(event: CloudEvent, headerKey?: string): EventInput 
     source,
     event_type: type,
     payload: data,
-    metadata: { cloudevents: attributes as CloudEventAttributes, idempotency_key: key },
+    metadata: { cloudevents: inSpecOrder(attributes), idempotency_key: key },
   };
+}
+
+const SPEC_ORDER = ['id', 'specversion', 'subject', 'time', 'datacontenttype', 'dataschema'];
+
+/**
+ * The attributes as the CloudEvents spec lists them, then extensions by name: the same
+ * event reads the same whatever the order of its JSON or headers (the idempotency hash
+ * sorts keys anyway).
+ */
+function inSpecOrder(attributes: Record<string, unknown>): CloudEventAttributes {
+  const rank = (name: string) => {
+    const index = SPEC_ORDER.indexOf(name);
+    return index < 0 ? SPEC_ORDER.length : index;
+  };
+  const names = Object.keys(attributes).sort((a, b) => rank(a) - rank(b) || (a < b ? -1 : a > b ? 1 : 0));
+  return Object.fromEntries(names.map((name) => [name, attributes[name]])) as CloudEventAttributes;
 }
