@@ -165,6 +165,22 @@ describe('CloudEvents in: POST /v1/events and /v1/events/bulk', () => {
       expect((await read(res.body.event_id)).metadata.cloudevents.subject).toBe('café %');
     });
 
+    it('answers 400 for a header value that is not percent-encoded beyond printable ASCII', async () => {
+      // Prepare: the SDK sends attribute values as they are; Node reads header bytes as Latin-1
+      const message = HTTP.binary(orderCreated({ subject: 'café' }));
+
+      // Act
+      const res = await send(message, 400);
+
+      // Assess
+      expect(problem(res)).toEqual({
+        code: 'VALIDATION_ERROR',
+        message:
+          'The header ce-subject holds characters outside printable ASCII: percent-encode them as UTF-8 (%XX), as the CloudEvents HTTP binding says.',
+        paths: ['/headers/ce-subject'],
+      });
+    });
+
     it('answers 400 for a body that is not JSON, naming data', async () => {
       // Prepare
       const message = HTTP.binary(orderCreated({ data: 'plain text', datacontenttype: 'text/plain' }));
@@ -443,7 +459,38 @@ describe('CloudEvents in: POST /v1/events and /v1/events/bulk', () => {
     });
   });
 
-  describe('limits as for native events', () => {
+  describe('answers as for native events', () => {
+    it('answers 403 to a key without events:write', async () => {
+      // Prepare
+      const readOnly = await t.createKey({ tenant: 'local', scopes: ['events:read'] });
+
+      // Act
+      const res = await send(HTTP.binary(orderCreated()), 403, readOnly);
+
+      // Assess
+      expect(res.body.error.details).toEqual({ required_scope: 'events:write' });
+      expect(await t.countEvents()).toBe(0);
+    });
+
+    it('refuses a native event whose metadata.cloudevents is not CloudEvent attributes', async () => {
+      // Act
+      const res = await checked(
+        request(t.app)
+          .post('/v1/events')
+          .set('X-API-Key', DEV_KEY)
+          .send({
+            source: 'billing',
+            event_type: 'order.created',
+            payload: {},
+            metadata: { cloudevents: { id: 7 } },
+          }),
+        400,
+      );
+
+      // Assess
+      expect(problem(res).paths).toEqual(['/body/metadata/cloudevents/id']);
+    });
+
     it('answers 413 for data over the payload limit and for a body over 1 MiB', async () => {
       // Act
       const payload = await send(HTTP.structured(orderCreated({ data: { big: 'x'.repeat(409_600) } })), 413);
