@@ -210,7 +210,7 @@ function describe(error: ErrorObject, value: unknown, shape: CloudEventShape): P
   if (attribute === 'datacontenttype' && error.keyword === 'pattern') {
     return problem(
       4,
-      `datacontenttype must be a JSON media type such as application/json; this API stores JSON objects as payload.`,
+      'datacontenttype must be a JSON media type such as application/json; this API stores JSON objects as payload.',
     );
   }
   const known = REQUIRED.includes(attribute) || error.schemaPath.startsWith('#/properties/');
