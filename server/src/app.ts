@@ -4,6 +4,8 @@ import { Authenticator } from './auth/authenticator';
 import { FailedAuthLimiter } from './auth/failed-auth-limit';
 import { authenticate } from './auth/middleware';
 import { type Clock, systemClock } from './clock';
+import { CLOUDEVENT_BATCH_MEDIA_TYPE, CLOUDEVENT_MEDIA_TYPE, CloudEventReader } from './cloudevents/parse';
+import { cloudEventsIn, cloudEventsRouter } from './cloudevents/routes';
 import {
   type Config,
   DEFAULT_LONG_POLL_INTERVAL_MS,
@@ -135,6 +137,7 @@ export function createApp({
       onEventsCreated?.();
     },
   });
+  const cloudEvents = new CloudEventReader(spec.document);
   const cursors = new CursorCodec(config.cursorSecret);
   const inbox = new InboxService(store, cursors, longPoll);
   const subscriptions = new SubscriptionsService({
@@ -178,10 +181,20 @@ export function createApp({
   guard.use(authenticate(authenticator, failedAuth));
   if (limiter) guard.use(rateLimit(limiter));
   app.use('/v1', (req, res, next) => (req.path === '/health' ? next() : guard(req, res, next)));
-  app.use(jsonBody());
+  app.use(
+    jsonBody({
+      '/v1/events': [CLOUDEVENT_MEDIA_TYPE],
+      '/v1/events/bulk': [CLOUDEVENT_BATCH_MEDIA_TYPE],
+    }),
+  );
+  // CloudEvents are read before the validator: binary mode must be turned into the
+  // structured form the contract describes, and CloudEvents senders get messages in their
+  // terms (parse.ts). The validator then checks the request as for any other.
+  app.use(cloudEventsIn(cloudEvents));
   app.use(openApiValidator(spec.document));
   app.use(stopWarmUp);
   app.use(healthRouter(store, spec.document.info.version, clock));
+  app.use(cloudEventsRouter(events, cloudEvents));
   app.use(eventsRouter(events));
   app.use(inboxRouter(inbox));
   app.use(leasesRouter(leases));

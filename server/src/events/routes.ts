@@ -1,9 +1,9 @@
-import { Router } from 'express';
+import { type Response, Router } from 'express';
 import { principalOf, requireScope } from '../auth/middleware';
 import type { components } from '../generated/triggers';
 import { requestIdOf } from '../http/request-id';
-import type { EventsService } from './service';
-import { toWireEvent } from './wire';
+import type { CreatedEvent, EventsService } from './service';
+import { toWireBulkCreated, toWireCreated, toWireEvent } from './wire';
 
 type Schemas = components['schemas'];
 
@@ -28,18 +28,7 @@ export function eventsRouter(events: EventsService): Router {
   router.post('/v1/events/bulk', requireScope('events:write'), async (req, res) => {
     const body = req.body as Schemas['BulkEventsInput'];
     const result = await events.createMany(principalOf(res), body.items, req.get('idempotency-key'));
-    const answer: Schemas['BulkEventsResult'] = {
-      successful: result.successful.map((item) => ({
-        index: item.index,
-        event_id: item.eventId,
-        created_at: item.createdAt,
-        status: 'pending',
-        replayed: item.replayed,
-      })),
-      failed: result.failed,
-      request_id: requestIdOf(res),
-    };
-    res.status(200).json(answer);
+    res.status(200).json(toWireBulkCreated(result, requestIdOf(res)));
   });
 
   router.post('/v1/events', requireScope('events:write'), async (req, res) => {
@@ -48,17 +37,7 @@ export function eventsRouter(events: EventsService): Router {
       req.body as Schemas['EventInput'],
       req.get('idempotency-key'),
     );
-    if (created.replayed) res.setHeader('Idempotent-Replayed', 'true');
-    res.setHeader('Location', `/v1/events/${created.eventId}`);
-    const answer: Schemas['EventCreated'] = {
-      event_id: created.eventId,
-      created_at: created.createdAt,
-      // A replay answers the original response, in which the event was pending.
-      status: 'pending',
-      expires_at: created.expiresAt,
-      request_id: requestIdOf(res),
-    };
-    res.status(201).json(answer);
+    sendCreated(res, created);
   });
 
   router.get('/v1/events/:event_id', requireScope('events:read'), async (req, res) => {
@@ -86,4 +65,11 @@ export function eventsRouter(events: EventsService): Router {
   });
 
   return router;
+}
+
+/** 201 with the event's Location; a replay also says so in Idempotent-Replayed. */
+export function sendCreated(res: Response, created: CreatedEvent): void {
+  if (created.replayed) res.setHeader('Idempotent-Replayed', 'true');
+  res.setHeader('Location', `/v1/events/${created.eventId}`);
+  res.status(201).json(toWireCreated(created, requestIdOf(res)));
 }

@@ -86,18 +86,27 @@ export class EventsService {
    * A key given to several items is claimed by its first occurrence: later ones wait for
    * that write and then replay it or fail with 422, so the outcome does not depend on which
    * concurrent write lands first (on DynamoDB, either could).
+   * `readItem` turns an item into an EventInput first (a CloudEvents batch maps each
+   * CloudEvent), throwing an AppError for an item that fails alone; the result is then
+   * checked against the contract's EventInput like a native item.
    */
-  async createMany(principal: Principal, items: unknown[], headerKey?: string): Promise<BulkCreateResult> {
+  async createMany(
+    principal: Principal,
+    items: unknown[],
+    headerKey?: string,
+    readItem: (item: unknown, index: number) => unknown = (item) => item,
+  ): Promise<BulkCreateResult> {
     const result: BulkCreateResult = { successful: [], failed: [] };
     const writes: Array<Promise<void>> = [];
     const lastWriteOfKey = new Map<string, Promise<CreateOutcome>>();
     items.forEach((item, index) => {
       try {
-        const errors = this.options.validateEventInput(item, `/items/${index}`);
+        const candidate = readItem(item, index);
+        const errors = this.options.validateEventInput(candidate, `/items/${index}`);
         if (errors.length > 0) {
           throw new ValidationError(summarize(errors), errors);
         }
-        const input = item as EventInput;
+        const input = candidate as EventInput;
         const ownKey = input.metadata?.idempotency_key;
         const key = ownKey ?? (headerKey === undefined ? undefined : `${headerKey}:${index}`);
         const request = this.prepare(principal, input, key, `/items/${index}`, ownKey !== undefined);

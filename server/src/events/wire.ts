@@ -1,6 +1,7 @@
 import { toIso } from '../clock';
 import type { components } from '../generated/triggers';
 import type { LeasedEvent, StoredEvent } from '../store/event-store';
+import type { BulkCreateResult, CreatedEvent } from './service';
 
 export type WireEvent = components['schemas']['Event'];
 export type WireLeasedEvent = components['schemas']['LeasedEvent'];
@@ -27,5 +28,37 @@ export function toWireLeasedEvent(event: LeasedEvent): WireLeasedEvent {
   return {
     ...toWireEvent(event),
     lease: { lease_id: event.leaseId, leased_until: toIso(event.leasedUntil) },
+  };
+}
+
+/** The answer to an ingest (native or CloudEvent): a replay answers the original, pending. */
+export function toWireCreated(
+  created: CreatedEvent,
+  requestId: string,
+): components['schemas']['EventCreated'] {
+  return {
+    event_id: created.eventId,
+    created_at: created.createdAt,
+    status: 'pending',
+    expires_at: created.expiresAt,
+    request_id: requestId,
+  };
+}
+
+/** The answer to a bulk ingest (native items or a CloudEvents batch). */
+export function toWireBulkCreated(
+  result: BulkCreateResult,
+  requestId: string,
+): components['schemas']['BulkEventsResult'] {
+  return {
+    successful: result.successful.map((item) => ({
+      index: item.index,
+      event_id: item.eventId,
+      created_at: item.createdAt,
+      status: 'pending',
+      replayed: item.replayed,
+    })),
+    failed: result.failed,
+    request_id: requestId,
   };
 }

@@ -50,6 +50,32 @@ export interface paths {
          *     same body answers the original `201` with `Idempotent-Replayed: true`, and another
          *     body is a `422`. `payload` is at most 409,600 bytes as compact UTF-8 JSON (`413`
          *     beyond) and at most 64 levels deep.
+         *
+         *     **CloudEvents 1.0.** The operation also takes one [CloudEvent](https://github.com/cloudevents/spec/blob/v1.0.2/cloudevents/spec.md),
+         *     in either HTTP content mode, and stores it as an event: `source` from `source`,
+         *     `event_type` from `type`, `payload` from `data` (a JSON object, else `400`), and
+         *     `metadata.cloudevents` from the other attributes (`id`, `specversion`, `subject`,
+         *     `time`, `datacontenttype`, `dataschema` and extensions).
+         *     - *Structured mode*: `Content-Type: application/cloudevents+json`, the body is the
+         *       event (`CloudEvent`).
+         *     - *Binary mode*: the `ce-specversion`, `ce-id`, `ce-source` and `ce-type` headers
+         *       (any one of them marks the request as a CloudEvent), optional `ce-subject`,
+         *       `ce-time`, `ce-dataschema` and `ce-<extension>` headers (values percent-encoded as
+         *       the HTTP binding says), and the body is `data`: a JSON object sent as
+         *       `Content-Type: application/json`, which becomes `datacontenttype`. The server
+         *       checks a binary-mode request as its structured equivalent (the headers as
+         *       attributes, the body as `data`), against `CloudEvent`.
+         *
+         *     CloudEvents makes `source` + `id` unique, so the idempotency key of a CloudEvent is
+         *     derived from them: `ce:` followed by the base64url SHA-256 of the JSON array
+         *     `[source, id]`, scoped to the tenant like any key and shown as
+         *     `metadata.idempotency_key`. Sending the same CloudEvent again answers the original
+         *     `201` with `Idempotent-Replayed: true`; the same `source` and `id` with other
+         *     attributes or data is a `422`. An `Idempotency-Key` header sent with a CloudEvent
+         *     must equal the derived key (else `400`): leave it out. A `400` for a CloudEvent names
+         *     the attribute to fix (`details.errors[].path` is `/body/<attribute>` in structured
+         *     mode, `/headers/ce-<attribute>` in binary mode). The answers are those of a native
+         *     event.
          */
         post: operations["createEvent"];
         delete?: never;
@@ -76,6 +102,14 @@ export interface paths {
          *     retry-safe: item `i` without a key of its own uses `<header>:<i>`. The request
          *     itself is rejected only when it is not an object with an `items` array of 1 to 100
          *     objects.
+         *
+         *     **CloudEvents batch.** With `Content-Type: application/cloudevents-batch+json` the
+         *     body is a JSON array of 1 to 100 structured CloudEvents (`CloudEventBatch`), each
+         *     mapped and made idempotent as a single CloudEvent is on `POST /v1/events`, and judged
+         *     on its own: a bad CloudEvent fails alone in `failed`, with its index (error paths are
+         *     `/body/<index>/<attribute>`). Each carries its own key (derived from its `source` and
+         *     `id`), so an `Idempotency-Key` header changes nothing for a batch. The answer is the
+         *     one above.
          */
         post: operations["createEvents"];
         delete?: never;
@@ -556,16 +590,70 @@ export interface components {
             correlation_id?: string;
             priority?: components["schemas"]["Priority"];
             idempotency_key?: components["schemas"]["IdempotencyKey"];
+            cloudevents?: components["schemas"]["CloudEventAttributes"];
         } & {
             [key: string]: unknown;
         };
-        /** @description The metadata as sent, with `priority` always set and `idempotency_key` when the event was created with one. */
+        /** @description The metadata as sent, with `priority` always set, `idempotency_key` when the event was created with one, and `cloudevents` when it came in as a CloudEvent. */
         Metadata: {
             correlation_id?: string;
             priority: components["schemas"]["Priority"];
             idempotency_key?: components["schemas"]["IdempotencyKey"];
+            cloudevents?: components["schemas"]["CloudEventAttributes"];
         } & {
             [key: string]: unknown;
+        };
+        /**
+         * @description A CloudEvents 1.0 event in the JSON format (structured mode; binary mode is checked
+         *     as this too). `source`, `type` and `data` become the event's `source`, `event_type`
+         *     and `payload`; every other attribute is kept in `metadata.cloudevents`. Extension
+         *     attributes are named with 1 to 64 lower-case letters and digits, and hold a string,
+         *     a 32-bit integer or a boolean. `data_base64` (binary data) is refused: this API
+         *     stores JSON objects.
+         */
+        CloudEvent: {
+            /** @enum {string} */
+            specversion: "1.0";
+            /** @description Unique within its `source`; `source` and `id` make the event's idempotency key. */
+            id: string;
+            source: components["schemas"]["Name"];
+            type: components["schemas"]["Name"];
+            subject?: string;
+            /**
+             * Format: date-time
+             * @description RFC 3339; kept as sent.
+             */
+            time?: string;
+            /** @description A JSON media type (`application/json`, `*\/*+json`), or absent. */
+            datacontenttype?: string;
+            /** Format: uri */
+            dataschema?: string;
+            data: components["schemas"]["Payload"];
+        } & {
+            [key: string]: components["schemas"]["CloudEventAttributeValue"];
+        };
+        /** @description 1 to 100 structured CloudEvents. Each is checked on its own as a `CloudEvent`, so a bad one fails alone. */
+        CloudEventBatch: {
+            [key: string]: unknown;
+        }[];
+        /** @description A CloudEvents attribute value in JSON; an integer is 32-bit, as CloudEvents says. */
+        CloudEventAttributeValue: string | number | boolean;
+        /**
+         * @description For an event that came in as a CloudEvent: its attributes other than `source`, `type`
+         *     and `data` (the event's `source`, `event_type` and `payload`), as sent: `id`,
+         *     `specversion`, and `subject`, `time`, `datacontenttype` (in binary mode, the
+         *     request's `Content-Type`), `dataschema` and extensions when it had them.
+         */
+        CloudEventAttributes: {
+            id?: string;
+            specversion?: string;
+            subject?: string;
+            /** Format: date-time */
+            time?: string;
+            datacontenttype?: string;
+            dataschema?: string;
+        } & {
+            [key: string]: components["schemas"]["CloudEventAttributeValue"];
         };
         EventInput: {
             source: components["schemas"]["Name"];
@@ -1011,7 +1099,7 @@ export interface components {
                 "application/json": components["schemas"]["Error"];
             };
         };
-        /** @description `UNSUPPORTED_MEDIA_TYPE`: the body is not `application/json`. */
+        /** @description `UNSUPPORTED_MEDIA_TYPE`: the body is not `application/json` (nor, where the operation takes CloudEvents, `application/cloudevents+json` or `application/cloudevents-batch+json`). */
         UnsupportedMediaType: {
             headers: {
                 "X-Request-ID": components["headers"]["X-Request-ID"];
@@ -1140,6 +1228,20 @@ export interface components {
         CreatedBefore: string;
         /** @description Makes the request safe to retry for 24 hours. 1 to 255 printable ASCII characters. */
         IdempotencyKey: components["schemas"]["IdempotencyKey"];
+        /** @description CloudEvents binary mode: the `specversion` attribute, `1.0`. Any of `ce-specversion`, `ce-id`, `ce-source` and `ce-type` makes the request a binary-mode CloudEvent, which then needs all four. */
+        CeSpecversion: "1.0";
+        /** @description CloudEvents binary mode: the `id` attribute, 1 to 1,024 characters once percent-decoded (header values are printable ASCII: characters beyond it are percent-encoded UTF-8, as the CloudEvents HTTP binding says). With `source`, it makes the event's idempotency key. */
+        CeId: string;
+        /** @description CloudEvents binary mode: the `source` attribute, which becomes the event's `source`: 1 to 128 characters once percent-decoded, not blank. */
+        CeSource: string;
+        /** @description CloudEvents binary mode: the `type` attribute, which becomes the event's `event_type`: 1 to 128 characters once percent-decoded, not blank. */
+        CeType: string;
+        /** @description CloudEvents binary mode: the optional `subject` attribute. Other optional attributes and extensions come as `ce-<name>` headers the same way (`ce-traceparent`, ...). */
+        CeSubject: string;
+        /** @description CloudEvents binary mode: the optional `time` attribute, an RFC 3339 timestamp. */
+        CeTime: string;
+        /** @description CloudEvents binary mode: the optional `dataschema` attribute, a URI. */
+        CeDataschema: string;
     };
     requestBodies: never;
     headers: {
@@ -1308,10 +1410,29 @@ export interface operations {
             header?: {
                 /** @description Makes the request safe to retry for 24 hours. 1 to 255 printable ASCII characters. */
                 "Idempotency-Key"?: components["parameters"]["IdempotencyKey"];
+                /** @description CloudEvents binary mode: the `specversion` attribute, `1.0`. Any of `ce-specversion`, `ce-id`, `ce-source` and `ce-type` makes the request a binary-mode CloudEvent, which then needs all four. */
+                "ce-specversion"?: components["parameters"]["CeSpecversion"];
+                /** @description CloudEvents binary mode: the `id` attribute, 1 to 1,024 characters once percent-decoded (header values are printable ASCII: characters beyond it are percent-encoded UTF-8, as the CloudEvents HTTP binding says). With `source`, it makes the event's idempotency key. */
+                "ce-id"?: components["parameters"]["CeId"];
+                /** @description CloudEvents binary mode: the `source` attribute, which becomes the event's `source`: 1 to 128 characters once percent-decoded, not blank. */
+                "ce-source"?: components["parameters"]["CeSource"];
+                /** @description CloudEvents binary mode: the `type` attribute, which becomes the event's `event_type`: 1 to 128 characters once percent-decoded, not blank. */
+                "ce-type"?: components["parameters"]["CeType"];
+                /** @description CloudEvents binary mode: the optional `subject` attribute. Other optional attributes and extensions come as `ce-<name>` headers the same way (`ce-traceparent`, ...). */
+                "ce-subject"?: components["parameters"]["CeSubject"];
+                /** @description CloudEvents binary mode: the optional `time` attribute, an RFC 3339 timestamp. */
+                "ce-time"?: components["parameters"]["CeTime"];
+                /** @description CloudEvents binary mode: the optional `dataschema` attribute, a URI. */
+                "ce-dataschema"?: components["parameters"]["CeDataschema"];
             };
             path?: never;
             cookie?: never;
         };
+        /**
+         * @description `application/json`: a native event (`EventInput`), or, in CloudEvents binary mode
+         *     (with the `ce-*` headers), the CloudEvent's `data`. `application/cloudevents+json`:
+         *     a CloudEvent in structured mode.
+         */
         requestBody: {
             content: {
                 /**
@@ -1330,6 +1451,23 @@ export interface operations {
                  *     }
                  */
                 "application/json": components["schemas"]["EventInput"];
+                /**
+                 * @example {
+                 *       "specversion": "1.0",
+                 *       "id": "9f1c2d3e-4b5a-4c6d-8e7f-0a1b2c3d4e5f",
+                 *       "source": "https://shop.example/orders",
+                 *       "type": "order.created",
+                 *       "subject": "ord_1001",
+                 *       "time": "2026-11-27T15:30:00Z",
+                 *       "datacontenttype": "application/json",
+                 *       "data": {
+                 *         "order_id": "ord_1001",
+                 *         "amount": 49.95
+                 *       },
+                 *       "traceparent": "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"
+                 *     }
+                 */
+                "application/cloudevents+json": components["schemas"]["CloudEvent"];
             };
         };
         responses: {
@@ -1406,6 +1544,30 @@ export interface operations {
                  *     }
                  */
                 "application/json": components["schemas"]["BulkEventsInput"];
+                /**
+                 * @example [
+                 *       {
+                 *         "specversion": "1.0",
+                 *         "id": "9f1c2d3e-4b5a-4c6d-8e7f-0a1b2c3d4e5f",
+                 *         "source": "https://shop.example/orders",
+                 *         "type": "order.created",
+                 *         "data": {
+                 *           "order_id": "ord_1001"
+                 *         }
+                 *       },
+                 *       {
+                 *         "specversion": "1.0",
+                 *         "id": "0b1c2d3e-4f5a-4b6c-9d7e-8f9a0b1c2d3e",
+                 *         "source": "https://shop.example/orders",
+                 *         "type": "order.paid",
+                 *         "time": "2026-11-27T15:31:00Z",
+                 *         "data": {
+                 *           "order_id": "ord_1001"
+                 *         }
+                 *       }
+                 *     ]
+                 */
+                "application/cloudevents-batch+json": components["schemas"]["CloudEventBatch"];
             };
         };
         responses: {

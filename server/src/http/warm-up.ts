@@ -9,7 +9,7 @@ import { requestIdOf } from './request-id';
  * Start-up warm-up. express-openapi-validator compiles a route's request and response
  * schemas on the first request to it (0.1–0.8 s each on a small machine); a real client should
  * never pay that. So the process sends itself one valid request per operation of the contract
- * (its documented example), in process (serverless-http, no socket). The validator checks it
+ * and media type of its body (its documented example), in process (serverless-http, no socket). The validator checks it
  * — compiling the route's request schemas — and `stopWarmUp`, right after it, answers a
  * documented 400 through `res.json`, which compiles the route's response schemas. No handler
  * or store is reached.
@@ -78,23 +78,28 @@ export async function warmUp(
   for (const [path, item] of Object.entries(paths).filter(([path]) => path.startsWith('/v1/'))) {
     for (const [method, operation] of Object.entries(item).filter(([key]) => METHODS.has(key))) {
       const verb = method.toUpperCase();
-      const example = exampleBody(operation as Operation);
-      const response = (await handle(
-        {
-          version: '2.0',
-          rawPath: path.replace(/\{([^}]+)\}/g, (_match, name: string) => SAMPLE_PATH_VALUES[name] ?? name),
-          rawQueryString: '',
-          // The validator caches per content type: as our SDK and the README's curl send them.
-          headers: example === undefined ? {} : { 'content-type': 'application/json' },
-          body: example === undefined ? '' : JSON.stringify(example),
-          isBase64Encoded: false,
-          requestContext: { http: { method: verb, sourceIp: '127.0.0.1' }, requestId: 'warm-up' },
-        },
-        {},
-      )) as { statusCode: number; headers?: Record<string, string> };
-      requests += 1;
-      if (response.headers?.[ANSWERED_HEADER.toLowerCase()] !== 'compiled') {
-        unexpected.push(`${verb} ${path} answered ${response.statusCode} before the validator passed it`);
+      // One request per media type of the body (the validator compiles each on its own):
+      // application/json, and the CloudEvents types where the operation takes them.
+      for (const { mediaType, example } of exampleBodies(operation as Operation)) {
+        const response = (await handle(
+          {
+            version: '2.0',
+            rawPath: path.replace(/\{([^}]+)\}/g, (_match, name: string) => SAMPLE_PATH_VALUES[name] ?? name),
+            rawQueryString: '',
+            // The validator caches per content type: as our SDK and the README's curl send them.
+            headers: mediaType === undefined ? {} : { 'content-type': mediaType },
+            body: example === undefined ? '' : JSON.stringify(example),
+            isBase64Encoded: false,
+            requestContext: { http: { method: verb, sourceIp: '127.0.0.1' }, requestId: 'warm-up' },
+          },
+          {},
+        )) as { statusCode: number; headers?: Record<string, string> };
+        requests += 1;
+        if (response.headers?.[ANSWERED_HEADER.toLowerCase()] !== 'compiled') {
+          unexpected.push(
+            `${verb} ${path}${mediaType ? ` (${mediaType})` : ''} answered ${response.statusCode} before the validator passed it`,
+          );
+        }
       }
     }
   }
@@ -107,9 +112,12 @@ interface Operation {
   };
 }
 
-/** The operation's documented JSON example body, if it takes a body. */
-function exampleBody(operation: Operation): unknown {
-  const json = operation.requestBody?.content?.['application/json'];
-  if (!json) return undefined;
-  return json.example ?? Object.values(json.examples ?? {})[0]?.value ?? {};
+/** The operation's documented example body of each media type; one bodiless request if it takes none. */
+function exampleBodies(operation: Operation): Array<{ mediaType?: string; example?: unknown }> {
+  const content = Object.entries(operation.requestBody?.content ?? {});
+  if (content.length === 0) return [{}];
+  return content.map(([mediaType, media]) => ({
+    mediaType,
+    example: media.example ?? Object.values(media.examples ?? {})[0]?.value ?? {},
+  }));
 }
