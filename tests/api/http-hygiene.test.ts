@@ -64,9 +64,11 @@ describe('Security headers', () => {
       'frame-ancestors': ["'none'"],
     });
     expect(csp).not.toMatch(/unsafe-eval|https?:|\*/);
-    // What the page loads is covered: its script and the contract, both by relative URL.
+    // What the page loads is covered: its script, the rendered reference and the contract
+    // offered for download, all by relative URL.
     expect(html.text).toContain('<script src="docs/redoc.standalone.js">');
-    expect(html.text).toContain('spec-url="openapi.yaml"');
+    expect(html.text).toContain('spec-url="docs/reference.json"');
+    expect(html.text).toContain('download-definition-url="openapi.yaml"');
     expect(html.headers['x-frame-options']).toBe('DENY');
   });
 });
