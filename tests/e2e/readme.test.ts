@@ -45,6 +45,7 @@ const RUN: RunSection[] = [
       ];
     },
   },
+  { title: 'CloudEvents', atLeast: 5 },
 ];
 
 /** The sections with ```sh blocks that this test does not run, and why. */
