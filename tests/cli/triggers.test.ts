@@ -5,7 +5,7 @@ import type { AddressInfo } from 'node:net';
 import path from 'node:path';
 import { Webhook } from 'standardwebhooks';
 import { createTriggersClient, type TriggersClient } from '../../sdk/src/index';
-import { ensureCliBuilt, killCli, type RunningCli, runCli, startCli } from '../helpers/cli-process';
+import { CLI_BIN, ensureCliBuilt, killCli, type RunningCli, runCli, startCli } from '../helpers/cli-process';
 import { createTestApp, type TestApp } from '../helpers/test-app';
 import { until } from '../helpers/until';
 import { startReceiver, type WebhookReceiver } from '../helpers/webhook-receiver';
@@ -368,6 +368,26 @@ describe('the triggers CLI', () => {
     expect(await api.events.get(event.event_id)).toMatchObject({ status: 'acknowledged', delivery_count: 2 });
   });
 
+  it('Ctrl-C during a delivery of listen cuts it, gives the event back and exits 130', async () => {
+    // Prepare: a target that would answer only after a minute.
+    const { env, api } = await tenant();
+    const target = await receiver();
+    target.respond = () => ({ status: 200, delayMs: 60_000 });
+    const event = await api.events.create({ source: 'shop', event_type: 'order.created', payload: {} });
+    const cli = start(['listen', '--forward-to', target.url], env);
+    await until(() => target.inFlight === 1, 'the target holds the delivery', WAIT_MS);
+
+    // Act
+    cli.child.kill('SIGINT');
+    const result = await cli.exited;
+
+    // Assess
+    expect(result).toMatchObject({ code: 130, stdout: '' });
+    expect(await api.events.get(event.event_id)).toMatchObject({ status: 'pending', delivery_count: 1 });
+    const leased = await api.inbox.lease({ limit: 10 });
+    expect(leased.events.map((leasedEvent) => leasedEvent.event_id)).toEqual([event.event_id]);
+  });
+
   it('exits 2 with the usage line on bad usage, before sending anything', async () => {
     // Prepare
     const { env, tenantId } = await tenant();
@@ -441,6 +461,30 @@ describe('the triggers CLI', () => {
       expect(output.stdout).not.toMatch(ANSI);
       expect(output.stderr).not.toMatch(ANSI);
     }
+  });
+
+  it('colours its output on a terminal only, and not with NO_COLOR', async () => {
+    // Prepare: util-linux `script` runs the CLI on a pseudo-terminal.
+    const { env, api } = await tenant();
+    await api.events.create({ source: 'shop', event_type: 'order.created', payload: {} });
+    const onTerminal = (extra: Record<string, string>) =>
+      runCli([], {}, 20_000, {
+        command: 'script',
+        args: ['-qec', `${JSON.stringify(process.execPath)} ${JSON.stringify(CLI_BIN)} list`, '/dev/null'],
+        env: { ...env, ...extra },
+      });
+
+    // Act
+    const coloured = await onTerminal({});
+    const plain = await onTerminal({ NO_COLOR: '1' });
+
+    // Assess
+    expect(coloured.code).toBe(0);
+    expect(coloured.stdout).toMatch(ANSI);
+    expect(coloured.stdout).toContain('pending');
+    expect(plain.code).toBe(0);
+    expect(plain.stdout).toContain('pending');
+    expect(plain.stdout).not.toMatch(ANSI);
   });
 
   it('takes --url and --key over the environment, before or after the command name', async () => {

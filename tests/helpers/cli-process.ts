@@ -46,13 +46,23 @@ function cliEnv(env: Record<string, string>): NodeJS.ProcessEnv {
   return { ...base, ...env };
 }
 
-/** Runs `node cli/bin/triggers.js ...args` to its end. */
-export function runCli(args: string[], env: Record<string, string>, timeoutMs = 20_000): Promise<CliResult> {
+/**
+ * Runs `node cli/bin/triggers.js ...args` to its end; `via` runs another command instead (a
+ * wrapper such as `script`, which gives the CLI a terminal), with `env` added to the CLI's.
+ */
+export function runCli(
+  args: string[],
+  env: Record<string, string>,
+  timeoutMs = 20_000,
+  via?: { command: string; args: string[]; env: Record<string, string> },
+): Promise<CliResult> {
+  const command = via ? via.command : process.execPath;
+  const commandArgs = via ? via.args : [CLI_BIN, ...args];
   return new Promise((resolve) => {
     execFile(
-      process.execPath,
-      [CLI_BIN, ...args],
-      { cwd: ROOT, env: cliEnv(env), timeout: timeoutMs },
+      command,
+      commandArgs,
+      { cwd: ROOT, env: cliEnv({ ...env, ...via?.env }), timeout: timeoutMs },
       (error, stdout, stderr) => {
         const code = error ? (typeof error.code === 'number' ? error.code : null) : 0;
         resolve({ code, signal: (error?.signal as NodeJS.Signals | undefined) ?? null, stdout, stderr });
