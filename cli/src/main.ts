@@ -129,7 +129,8 @@ Exit codes: 0 success, 1 API error (code and message on stderr), 2 bad usage,
         'after',
         `
 Without --ack, tail only looks: it keeps the events it printed leased (so it does not print
-them again) and gives them back (nack, available again at once) when it exits.
+them again) and gives them back (nack, available again at once) when it exits. Each look
+counts as a delivery: after the server's TRIGGERS_MAX_DELIVERIES an unacked event is dead.
 Ctrl-C (SIGINT) gives back what it holds and exits 130; SIGTERM does the same and exits 143.
 With --max N it exits 0 after N events.`,
       ),
@@ -160,7 +161,13 @@ Ctrl-C (SIGINT) gives back the event it holds and exits 130; SIGTERM exits 143.`
       .requiredOption('--url <target>', 'the target URL the API POSTs each event to')
       .option('--type <type>', 'an event type or prefix (order.*); repeat for more', collect)
       .option('--source <source>', 'a source; repeat for more', collect)
-      .option('--description <text>', 'a note for people'),
+      .option('--description <text>', 'a note for people')
+      .addHelpText(
+        'after',
+        `
+--url here is the target: give the API URL in TRIGGERS_API_URL or before the command name,
+e.g. triggers --url http://127.0.0.1:8080 subscriptions create --url https://example.com/hooks`,
+      ),
     { url: false },
   ).action(run((ctx, options: Parameters<typeof createSubscription>[1]) => createSubscription(ctx, options)));
   withGlobalOptions(subscriptions.command('list').description('list subscriptions, newest first')).action(
