@@ -2,7 +2,8 @@
 const project = {
   testEnvironment: 'node',
   // The SDK is ESM source: its relative imports name the .js file that tsc will emit.
-  moduleNameMapper: { '^(\\.{1,2}/.*)\\.js$': '$1' },
+  // The CLI's sources import the SDK by its package name: the SDK's sources stand in for it.
+  moduleNameMapper: { '^(\\.{1,2}/.*)\\.js$': '$1', '^@triggers-api/sdk$': '<rootDir>/sdk/src/index.ts' },
   transform: {
     '^.+\\.ts$': [
       '@swc/jest',

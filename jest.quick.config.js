@@ -18,7 +18,8 @@ module.exports = {
       displayName: 'quick',
       testPathIgnorePatterns: [
         '/node_modules/',
-        // Real processes: killed, out of disk, without DynamoDB; the keys CLI, a listening server.
+        // Real processes: killed, out of disk, without DynamoDB; the keys and triggers CLIs (and
+        // the packed CLI), a listening server.
         '<rootDir>/tests/reliability/',
         '<rootDir>/tests/cli/',
         '<rootDir>/tests/server/http-process.test.ts',

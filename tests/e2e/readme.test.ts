@@ -51,6 +51,7 @@ const RUN: RunSection[] = [
 /** The sections with ```sh blocks that this test does not run, and why. */
 const NOT_RUN: Record<string, string> = {
   Quickstart: 'installs, starts the server and runs the whole suite: what this test itself does',
+  'Command line': 'tail and listen run until Ctrl-C; tests/cli/triggers.test.ts runs every command',
   'API keys': 'a placeholder (KEY_ID) stands in the code; tests/cli/keys.test.ts runs the CLI',
   'Running on DynamoDB': 'tests/e2e/readme-dynamodb.test.ts runs it on DynamoDB Local',
   'Deploying to AWS': 'it needs an AWS account',

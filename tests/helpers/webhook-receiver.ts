@@ -62,7 +62,8 @@ export async function startReceiver(path = '/hooks'): Promise<WebhookReceiver> {
         res.writeHead(answer.status, answer.headers).end('ok');
         webhook.answer = answer.status;
       };
-      if (answer.delayMs) setTimeout(finish, answer.delayMs);
+      // Unref'd: a receiver closed while it holds an answer must not keep Jest waiting for it.
+      if (answer.delayMs) setTimeout(finish, answer.delayMs).unref();
       else finish();
     });
   });
