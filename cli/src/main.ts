@@ -143,13 +143,15 @@ With --max N it exits 0 after N events.`,
       .requiredOption('--forward-to <url>', 'where to POST each event, e.g. http://localhost:3000/webhooks')
       .option('--source <source>', 'only this source')
       .option('--secret <whsec>', 'sign with this secret (default: $TRIGGERS_WEBHOOK_SECRET, else a new one)')
+      .option('--max <n>', 'exit 0 after this many deliveries', positiveInteger('--max', 1_000_000))
       .addHelpText(
         'after',
         `
 Prints the signing secret at start (on stderr), then one line per delivery: time, event id,
 type, status code, milliseconds. A 2xx acks the event; anything else nacks it, so it comes
 back (after 1, 2, 4... s; dead after the server's TRIGGERS_MAX_DELIVERIES deliveries).
-Ctrl-C (SIGINT) gives back the event it holds and exits 130; SIGTERM exits 143.`,
+Ctrl-C (SIGINT) gives back the event it holds and exits 130; SIGTERM exits 143.
+With --max N it exits 0 after N deliveries (a script's or a test's run).`,
       ),
   ).action(run((ctx, options: Parameters<typeof listen>[1]) => listen(ctx, options)));
 

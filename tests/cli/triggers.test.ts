@@ -326,6 +326,29 @@ describe('the triggers CLI', () => {
     expect(result.code).toBe(130);
   });
 
+  it('listen --max 2 forwards two events and exits 0, leaving the third pending', async () => {
+    // Prepare
+    const { env, api } = await tenant();
+    const target = await receiver();
+    const created = [];
+    for (const n of [1, 2, 3])
+      created.push(await api.events.create({ source: 'shop', event_type: 'order.created', payload: { n } }));
+
+    // Act
+    const result = await start(['listen', '--forward-to', target.url, '--max', '2'], env).exited;
+
+    // Assess
+    expect(result.code).toBe(0);
+    expect(
+      target.received.map((webhook) => (webhook.headers as Record<string, string>)['webhook-id']),
+    ).toEqual(created.slice(0, 2).map((event) => event.event_id));
+    const statuses = await Promise.all(
+      created.map(async (event) => (await api.events.get(event.event_id)).status),
+    );
+    expect(statuses).toEqual(['acknowledged', 'acknowledged', 'pending']);
+    expect((await api.events.get(created[2]?.event_id as string)).delivery_count).toBe(0);
+  });
+
   it('listen nacks when the target answers 500, and the event comes back and is delivered again', async () => {
     // Prepare
     const { env, api } = await tenant();

@@ -1,6 +1,7 @@
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
+import { ensureCliBuilt } from '../helpers/cli-process';
 import {
   type Example,
   runExamples,
@@ -11,6 +12,24 @@ import {
 import { ensureServerBuilt, freePort, type ServerProcess, startServer } from '../helpers/server-process';
 
 const README = readFileSync(path.resolve(__dirname, '../../README.md'), 'utf8');
+
+const CLI_BIN = path.resolve(__dirname, '../../cli/bin/triggers.js');
+
+/**
+ * The Webhooks section's receiver file as printed, written to `dir`; only its port differs,
+ * so that parallel runs do not collide.
+ */
+async function webhookReceiver(dir: string): Promise<Array<[string, string]>> {
+  const section = README.split('\n## Webhooks\n')[1]?.split('\n## ')[0] ?? '';
+  const receiver = /```js\n([\s\S]*?)```/.exec(section)?.[1];
+  if (!receiver) throw new Error('the Webhooks section lacks its receiver');
+  const port = String(await freePort());
+  writeFileSync(path.join(dir, 'receiver.mjs'), receiver.replaceAll('4000', port));
+  return [
+    ['127.0.0.1:4000', `127.0.0.1:${port}`],
+    ['/dev/tcp/127.0.0.1/4000', `/dev/tcp/127.0.0.1/${port}`],
+  ];
+}
 
 interface RunSection {
   title: string;
@@ -32,26 +51,21 @@ const RUN: RunSection[] = [
   {
     title: 'Webhooks',
     atLeast: 3,
-    // The receiver file as printed; only its port differs, so that parallel runs do not collide.
-    prepare: async (dir) => {
-      const section = README.split('\n## Webhooks\n')[1]?.split('\n## ')[0] ?? '';
-      const receiver = /```js\n([\s\S]*?)```/.exec(section)?.[1];
-      if (!receiver) throw new Error('the Webhooks section lacks its receiver');
-      const port = String(await freePort());
-      writeFileSync(path.join(dir, 'receiver.mjs'), receiver.replaceAll('4000', port));
-      return [
-        ['127.0.0.1:4000', `127.0.0.1:${port}`],
-        ['/dev/tcp/127.0.0.1/4000', `/dev/tcp/127.0.0.1/${port}`],
-      ];
-    },
+    prepare: webhookReceiver,
   },
   { title: 'CloudEvents', atLeast: 5 },
+  {
+    title: 'Command line',
+    atLeast: 4,
+    // npx would look for `triggers` on the registry outside the repository: run the same bin.
+    // The receiver of the Webhooks section, on a port of its own.
+    prepare: async (dir) => [['npx triggers', `node ${CLI_BIN}`], ...(await webhookReceiver(dir))],
+  },
 ];
 
 /** The sections with ```sh blocks that this test does not run, and why. */
 const NOT_RUN: Record<string, string> = {
   Quickstart: 'installs, starts the server and runs the whole suite: what this test itself does',
-  'Command line': 'tail and listen run until Ctrl-C; tests/cli/triggers.test.ts runs every command',
   'API keys': 'a placeholder (KEY_ID) stands in the code; tests/cli/keys.test.ts runs the CLI',
   'Running on DynamoDB': 'tests/e2e/readme-dynamodb.test.ts runs it on DynamoDB Local',
   'Deploying to AWS': 'it needs an AWS account',
@@ -86,6 +100,7 @@ describe('README examples', () => {
 
   beforeAll(async () => {
     ensureServerBuilt();
+    ensureCliBuilt();
     dir = mkdtempSync(path.join(tmpdir(), 'triggers-readme-'));
     server = await startServer({ TRIGGERS_SQLITE_PATH: path.join(dir, 'triggers.db'), LOG_LEVEL: 'warn' });
   }, 60_000);

@@ -10,6 +10,8 @@ export interface ListenOptions {
   forwardTo: string;
   source?: string;
   secret?: string;
+  /** Exit 0 after this many deliveries, whatever their outcome. */
+  max?: number;
 }
 
 const SECRET_PREFIX = 'whsec_';
@@ -69,7 +71,8 @@ interface Delivery {
  * with the secret it printed at start (or `--secret`), as the API's webhooks are; acks the
  * event on a 2xx, nacks it otherwise so that it comes back (after 1, 2, 4… s, the SDK's
  * defaultNackDelay; dead after the server's TRIGGERS_MAX_DELIVERIES). One line per delivery.
- * Ctrl-C exits 130 (SIGTERM 143) after giving back the event it holds.
+ * Ctrl-C exits 130 (SIGTERM 143) after giving back the event it holds; `--max N` exits 0
+ * after N deliveries.
  */
 export async function listen(ctx: Context, options: ListenOptions): Promise<number> {
   const { out } = ctx;
@@ -86,8 +89,10 @@ export async function listen(ctx: Context, options: ListenOptions): Promise<numb
   out.note(
     `Ready! Forwarding events to ${options.forwardTo}. Your webhook signing secret is ${out.paintErr.bold(secret)} (^C to quit)`,
   );
+  let delivered = 0;
+  const done = () => options.max !== undefined && delivered >= options.max;
   try {
-    while (!stopper.signal.aborted) {
+    while (!stopper.signal.aborted && !done()) {
       const events = await leaseOnce(client, params, stopper.signal, out);
       if (!events) break;
       for (const event of events) held.add(event);
@@ -112,6 +117,8 @@ export async function listen(ctx: Context, options: ListenOptions): Promise<numb
         }
         held.release(event);
         printDelivery(out, delivery);
+        delivered += 1;
+        if (done()) break;
       }
     }
   } finally {
