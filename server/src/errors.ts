@@ -66,6 +66,18 @@ export class ForbiddenError extends AppError {
   }
 }
 
+/** A key created with a source sent an event of another source (issue 15). */
+export class SourceNotAllowedError extends AppError {
+  constructor(allowedSource: string, source: string) {
+    super(
+      403,
+      'FORBIDDEN',
+      `This API key may send only events of source ${JSON.stringify(allowedSource)}, not ${JSON.stringify(source)}.`,
+      { allowed_source: allowedSource, source },
+    );
+  }
+}
+
 export class NotFoundError extends AppError {
   constructor(message = 'Event not found.', details: ErrorDetails = {}) {
     super(404, 'NOT_FOUND', message, details);
