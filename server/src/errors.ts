@@ -215,6 +215,27 @@ export class RateLimitedError extends AppError {
   }
 }
 
+/** Why GET /v1/health/ready answers 503 (the contract's NotReady response). */
+export type NotReadyReason = 'write_failed' | 'probe_failed' | 'probe_timed_out';
+
+const NOT_READY_MESSAGES: Record<NotReadyReason, string> = {
+  write_failed: 'the last write failed',
+  probe_failed: 'the probe write failed',
+  probe_timed_out: 'the probe write did not answer in time',
+};
+
+export class NotReadyError extends AppError {
+  constructor(reason: NotReadyReason, store: string, since: string, retryAfterSeconds = 5) {
+    super(
+      503,
+      'NOT_READY',
+      `The store cannot take writes now (${NOT_READY_MESSAGES[reason]}); retry later.`,
+      { reason, store, since },
+      { headers: { 'Retry-After': String(retryAfterSeconds) } },
+    );
+  }
+}
+
 export class UnavailableError extends AppError {
   constructor(options: { cause?: unknown; retryAfterSeconds?: number } = {}) {
     const retryAfter = options.retryAfterSeconds ?? 1;
