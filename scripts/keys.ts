@@ -2,7 +2,7 @@
  * Key management CLI on the server's store (the SQLite file, or DynamoDB), safe to run while
  * the server is up: on SQLite, WAL and busy_timeout let the two processes share the file.
  *
- *   npm run -s keys -- create --tenant T --source S [--scopes events:write,events:read]
+ *   npm run -s keys -- create --tenant T [--source S] [--scopes events:write,events:read]
  *   npm run -s keys -- list [--tenant T]
  *   npm run -s keys -- revoke KEY_ID
  *
@@ -25,8 +25,10 @@ import { openStores } from '../server/src/store/open-stores';
 const USAGE = `Usage: npm run -s keys -- <command> [options]
 
 Commands:
-  create --tenant T --source S [--scopes LIST]
+  create --tenant T [--source S] [--scopes LIST]
       Creates a key and prints it once as JSON; only its hash is stored, so save it now.
+      With --source, the key may send only events whose source is S (any other is
+      refused, 403 FORBIDDEN); without it, events of any source.
       LIST is comma-separated, from: ${ALL_SCOPES.join(', ')} (default: all).
   list [--tenant T]
       Prints the keys (never their secrets) as a JSON array.
@@ -116,7 +118,7 @@ function parse(command: string, rest: string[]): Parsed {
     if (!TENANT_ID_PATTERN.test(tenantId)) {
       throw new UsageError('--tenant may hold only letters, digits and . _ : - (up to 128 characters)');
     }
-    const source = text('--source', values.source);
+    const source = values.source === undefined ? null : text('--source', values.source);
     const scopes = values.scopes === undefined ? [...ALL_SCOPES] : parseScopes(values.scopes);
     return { run: (keys) => create(keys, tenantId, source, scopes) };
   }
@@ -154,7 +156,7 @@ function parseScopes(list: string): Scope[] {
   return ALL_SCOPES.filter((scope) => names.includes(scope));
 }
 
-async function create(keys: KeyStore, tenantId: string, source: string, scopes: Scope[]) {
+async function create(keys: KeyStore, tenantId: string, source: string | null, scopes: Scope[]) {
   const { apiKey, keyId } = await issueApiKey(keys, { tenantId, source, scopes, createdAt: systemClock() });
   return { api_key: apiKey, key_id: keyId, tenant_id: tenantId, source, scopes };
 }

@@ -31,7 +31,32 @@ export interface StackSettings {
 
 const DEFAULT_STAGE = 'dev';
 
+/**
+ * Every context key this app reads, in one place: any other key is refused, so that a typo
+ * (`-c memorysize=512`) stops the synth instead of deploying the default.
+ */
+export const CONTEXT_KEYS = [
+  'stage',
+  'memorySize',
+  'timeoutSeconds',
+  'reservedConcurrency',
+  'provisionedConcurrency',
+  'retentionDays',
+  'logRetentionDays',
+  'throttleRate',
+  'throttleBurst',
+  'alarmEmail',
+] as const;
+
+/**
+ * Keys that belong to the CDK itself: feature flags (`@aws-cdk/...`), what the CLI passes
+ * (`aws:cdk:...`, `aws-cdk:...`, `cdk-...`), and cached lookups of context providers
+ * (`availability-zones:account=...`), which cdk.context.json holds.
+ */
+const CDK_OWN_KEY = /^(@aws-cdk\/|@aws-cdk-|aws:cdk:|aws-cdk:|cdk-)|:account=/;
+
 export function readSettings(node: Node): StackSettings {
+  refuseUnknownKeys(node);
   const stage = text(node, 'stage') ?? DEFAULT_STAGE;
   const reservedConcurrency = integer(node, 'reservedConcurrency', 1, 100_000);
   const provisionedConcurrency = integer(node, 'provisionedConcurrency', 1, 100_000);
@@ -61,6 +86,51 @@ export function readSettings(node: Node): StackSettings {
     throttleBurst: integer(node, 'throttleBurst', 1, 1_000_000) ?? 200,
     alarmEmail: email(node),
   };
+}
+
+/** Throws on the first context key that is neither ours nor the CDK's, naming the closest of ours. */
+function refuseUnknownKeys(node: Node): void {
+  const known: readonly string[] = CONTEXT_KEYS;
+  const context = node.getAllContext() as Record<string, unknown>;
+  const unknown = Object.keys(context)
+    .filter((key) => !known.includes(key) && !CDK_OWN_KEY.test(key))
+    .sort();
+  const [first] = unknown;
+  if (first === undefined) return;
+  const closest = closestKey(first);
+  const others = unknown.length > 1 ? ` (and ${unknown.slice(1).join(', ')})` : '';
+  throw new Error(
+    `Unknown context key ${JSON.stringify(first)}${others}: did you mean "${closest}"? ` +
+      `Known keys: ${known.join(', ')}`,
+  );
+}
+
+/** The known key nearest to `key`: fewest edits, letter case ignored. */
+function closestKey(key: string): string {
+  let best: string = CONTEXT_KEYS[0];
+  let bestDistance = Number.POSITIVE_INFINITY;
+  for (const candidate of CONTEXT_KEYS) {
+    const distance = editDistance(key.toLowerCase(), candidate.toLowerCase());
+    if (distance < bestDistance) {
+      best = candidate;
+      bestDistance = distance;
+    }
+  }
+  return best;
+}
+
+/** Levenshtein distance, one row at a time. */
+function editDistance(a: string, b: string): number {
+  let previous = Array.from({ length: b.length + 1 }, (_, index) => index);
+  for (let i = 1; i <= a.length; i += 1) {
+    const current = [i];
+    for (let j = 1; j <= b.length; j += 1) {
+      const substitution = (previous[j - 1] as number) + (a[i - 1] === b[j - 1] ? 0 : 1);
+      current[j] = Math.min((previous[j] as number) + 1, (current[j - 1] as number) + 1, substitution);
+    }
+    previous = current;
+  }
+  return previous[b.length] as number;
 }
 
 function raw(node: Node, key: string): string | number | undefined {

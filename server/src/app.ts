@@ -11,11 +11,13 @@ import {
   DEFAULT_LONG_POLL_INTERVAL_MS,
   DEFAULT_MAX_DELIVERIES,
   DEFAULT_MAX_WAITING_PER_KEY,
+  DEFAULT_READINESS_PROBE_INTERVAL_MS,
 } from './config';
 import { docsRouter } from './docs/routes';
 import { compileEventInputValidator } from './events/input-schema';
 import { eventsRouter } from './events/routes';
 import { EventsService } from './events/service';
+import { Readiness } from './health/readiness';
 import { healthRouter } from './health/routes';
 import { corsAllowList } from './http/cors';
 import { errorHandler } from './http/error-handler';
@@ -66,6 +68,7 @@ export type AppConfig = Pick<Config, 'authMode' | 'retentionDays' | 'rateLimit' 
       | 'maxDeliveries'
       | 'maxWaitingPerKey'
       | 'longPollIntervalMs'
+      | 'readinessProbeIntervalMs'
     >
   > & {
     cursorSecret: string;
@@ -104,7 +107,7 @@ export interface AppDeps {
 
 /** The Express app: no listen, no environment. Entry points (local.ts) wire it up. */
 export function createApp({
-  store,
+  store: givenStore,
   keys,
   config,
   logger,
@@ -123,6 +126,13 @@ export function createApp({
     maxWaitingPerKey: config.maxWaitingPerKey ?? DEFAULT_MAX_WAITING_PER_KEY,
   }),
 }: AppDeps): Express {
+  const readiness = new Readiness({
+    store: givenStore,
+    clock,
+    probeIntervalMs: config.readinessProbeIntervalMs ?? DEFAULT_READINESS_PROBE_INTERVAL_MS,
+  });
+  // The features write through this: readiness learns of every write that fails in the store.
+  const store = readiness.tracking(givenStore);
   if (shutdown?.aborted) longPoll.shutdown();
   else shutdown?.addEventListener('abort', () => longPoll.shutdown(), { once: true });
   const validationMessages = new ValidationMessages(spec.document);
@@ -180,7 +190,9 @@ export function createApp({
   const guard = express.Router();
   guard.use(authenticate(authenticator, failedAuth));
   if (limiter) guard.use(rateLimit(limiter));
-  app.use('/v1', (req, res, next) => (req.path === '/health' ? next() : guard(req, res, next)));
+  app.use('/v1', (req, res, next) =>
+    req.path === '/health' || req.path === '/health/ready' ? next() : guard(req, res, next),
+  );
   app.use(
     jsonBody({
       '/v1/events': [CLOUDEVENT_MEDIA_TYPE],
@@ -193,7 +205,7 @@ export function createApp({
   app.use(cloudEventsIn(cloudEvents));
   app.use(openApiValidator(spec.document));
   app.use(stopWarmUp);
-  app.use(healthRouter(store, spec.document.info.version, clock));
+  app.use(healthRouter(store, spec.document.info.version, clock, readiness));
   app.use(cloudEventsRouter(events, cloudEvents));
   app.use(eventsRouter(events));
   app.use(inboxRouter(inbox));

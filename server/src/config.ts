@@ -148,6 +148,11 @@ export const DEFAULT_LONG_POLL_INTERVAL_MS = 1_000;
  * which is what docs/dynamodb.md prices.
  */
 export const MIN_DYNAMODB_LONG_POLL_INTERVAL_MS = 1_000;
+/**
+ * TRIGGERS_READINESS_PROBE_INTERVAL_MS: how old the latest write may be before
+ * GET /v1/health/ready makes a probe write of its own (health/readiness.ts).
+ */
+export const DEFAULT_READINESS_PROBE_INTERVAL_MS = 5_000;
 
 const EnvSchema = z.object({
   PORT: integer('PORT', 0, 65_535, 8080),
@@ -196,6 +201,12 @@ const EnvSchema = z.object({
     10,
     60_000,
     DEFAULT_LONG_POLL_INTERVAL_MS,
+  ),
+  TRIGGERS_READINESS_PROBE_INTERVAL_MS: integer(
+    'TRIGGERS_READINESS_PROBE_INTERVAL_MS',
+    0,
+    3_600_000,
+    DEFAULT_READINESS_PROBE_INTERVAL_MS,
   ),
   TRIGGERS_WEBHOOK_RETRY_SCHEDULE: retrySchedule,
   TRIGGERS_WEBHOOK_TIMEOUT_MS: integer('TRIGGERS_WEBHOOK_TIMEOUT_MS', 100, 15_000, 15_000),
@@ -262,6 +273,11 @@ export interface Config {
    * announces: leases running out, and events written by other instances.
    */
   longPollIntervalMs: number;
+  /**
+   * GET /v1/health/ready answers from the latest write (a request's or a probe's) while it is
+   * younger than this, and makes a probe write when it is older; 0: a probe write every time.
+   */
+  readinessProbeIntervalMs: number;
   /** Webhook delivery (DESIGN §11); see webhooks/deliverer.ts. */
   webhooks: {
     /** Seconds before each retry; its length + 1 is the number of attempts. */
@@ -368,6 +384,7 @@ export function readConfig(
     maxDeliveries: env_.TRIGGERS_MAX_DELIVERIES,
     maxWaitingPerKey: env_.TRIGGERS_MAX_WAITING_PER_KEY,
     longPollIntervalMs: env_.TRIGGERS_LONG_POLL_INTERVAL_MS,
+    readinessProbeIntervalMs: env_.TRIGGERS_READINESS_PROBE_INTERVAL_MS,
     webhooks: {
       retryScheduleSeconds: env_.TRIGGERS_WEBHOOK_RETRY_SCHEDULE,
       timeoutMs: env_.TRIGGERS_WEBHOOK_TIMEOUT_MS,

@@ -66,6 +66,18 @@ export class ForbiddenError extends AppError {
   }
 }
 
+/** A key created with a source sent an event of another source (issue 15). */
+export class SourceNotAllowedError extends AppError {
+  constructor(allowedSource: string, source: string) {
+    super(
+      403,
+      'FORBIDDEN',
+      `This API key may send only events of source ${JSON.stringify(allowedSource)}, not ${JSON.stringify(source)}.`,
+      { allowed_source: allowedSource, source },
+    );
+  }
+}
+
 export class NotFoundError extends AppError {
   constructor(message = 'Event not found.', details: ErrorDetails = {}) {
     super(404, 'NOT_FOUND', message, details);
@@ -198,6 +210,27 @@ export class RateLimitedError extends AppError {
       'RATE_LIMITED',
       `Too many ${what}; retry after ${retryAfterSeconds} second${retryAfterSeconds === 1 ? '' : 's'}.`,
       { retry_after_seconds: retryAfterSeconds },
+      { headers: { 'Retry-After': String(retryAfterSeconds) } },
+    );
+  }
+}
+
+/** Why GET /v1/health/ready answers 503 (the contract's NotReady response). */
+export type NotReadyReason = 'write_failed' | 'probe_failed' | 'probe_timed_out';
+
+const NOT_READY_MESSAGES: Record<NotReadyReason, string> = {
+  write_failed: 'the last write failed',
+  probe_failed: 'the probe write failed',
+  probe_timed_out: 'the probe write did not answer in time',
+};
+
+export class NotReadyError extends AppError {
+  constructor(reason: NotReadyReason, store: string, since: string, retryAfterSeconds = 5) {
+    super(
+      503,
+      'NOT_READY',
+      `The store cannot take writes now (${NOT_READY_MESSAGES[reason]}); retry later.`,
+      { reason, store, since },
       { headers: { 'Retry-After': String(retryAfterSeconds) } },
     );
   }

@@ -19,7 +19,7 @@ describe('Request logs', () => {
       },
     );
     t = await createTestApp({}, logger);
-    apiKey = await t.createKey({ tenant: 'acme', source: 'shop' });
+    apiKey = await t.createKey({ tenant: 'acme' });
   });
   afterAll(() => t.close());
 

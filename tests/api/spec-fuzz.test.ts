@@ -868,6 +868,14 @@ const PLANS: Record<string, Plan> = {
       verify: (res) => expect([res.body.status, res.body.store]).toEqual(['healthy', TEST_STORE]),
     }),
   },
+  getReadiness: {
+    runs: 40,
+    expect: () => ({
+      status: 200,
+      why: 'the store takes writes',
+      verify: (res) => expect([res.body.status, res.body.store]).toEqual(['ready', TEST_STORE]),
+    }),
+  },
   getMe: {
     runs: 40,
     expect: () => ({

@@ -79,6 +79,51 @@ describe('the keys CLI', () => {
     });
   });
 
+  it('creates a key without --source, which may send events of any source (issue 15)', async () => {
+    // Act
+    const created = await runCli(t.file, 'create', '--tenant', 'acme');
+
+    // Assess
+    expect(created).toMatchObject({ code: 0, stderr: '' });
+    const key = JSON.parse(created.stdout);
+    expect(key.source).toBeNull();
+    expect((await me(key.api_key, 200)).body.source).toBeNull();
+    for (const source of ['shop', 'billing']) {
+      const res = await checked(
+        request(t.app)
+          .post('/v1/events')
+          .set('X-API-Key', key.api_key)
+          .send({ source, event_type: 'a.b', payload: {} }),
+        201,
+      );
+      expect(res.status).toBe(201);
+    }
+  });
+
+  it('creates a key with --source that may send only events of that source (issue 15)', async () => {
+    // Prepare
+    const key = JSON.parse((await runCli(t.file, 'create', '--tenant', 'acme', '--source', 'shop')).stdout);
+    const send = (source: string, status: number) =>
+      checked(
+        request(t.app)
+          .post('/v1/events')
+          .set('X-API-Key', key.api_key)
+          .send({ source, event_type: 'a.b', payload: {} }),
+        status,
+      );
+
+    // Act
+    const own = await send('shop', 201);
+    const other = await send('billing', 403);
+
+    // Assess
+    expect(own.status).toBe(201);
+    expect(other.body.error).toMatchObject({
+      code: 'FORBIDDEN',
+      details: { allowed_source: 'shop', source: 'billing' },
+    });
+  });
+
   it('lists keys without their secret or its hash', async () => {
     // Prepare
     const created = JSON.parse(
@@ -189,7 +234,7 @@ describe('the keys CLI', () => {
     const untouched = path.join(path.dirname(t.file), 'untouched', 'triggers.db');
     const cases: [string, string[]][] = [
       ['an unknown command', ['rotate']],
-      ['a missing --source', ['create', '--tenant', 'acme']],
+      ['a blank --source', ['create', '--tenant', 'acme', '--source', '  ']],
       ['a blank tenant', ['create', '--tenant', ' ', '--source', 's']],
       ['a tenant over 128 characters', ['create', '--tenant', 't'.repeat(129), '--source', 's']],
       ['an option the command does not take', ['list', '--source', 's']],

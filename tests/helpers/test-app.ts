@@ -46,6 +46,7 @@ export interface TestApp {
   /** The SQLite file (on DynamoDB runs, a file no store uses). */
   file: string;
   /** Stores a new key and returns it in clear. */
+  /** A stored key; with `source`, it may send only events of that source (none: any). */
   createKey(options: { tenant: string; scopes?: Scope[]; source?: string }): Promise<string>;
   /** Events stored for the tenant, whatever their status (read behind the API's back). */
   countEvents(tenant?: string): Promise<number>;
@@ -174,10 +175,10 @@ export async function createTestApp(
     longPoll,
     shutdown,
     file,
-    async createKey({ tenant, scopes = ['events:write', 'events:read', 'events:ack'], source = 'test' }) {
+    async createKey({ tenant, scopes = ['events:write', 'events:read', 'events:ack'], source }) {
       const issued = await issueApiKey(backend.keys, {
         tenantId: tenant,
-        source,
+        source: source ?? null,
         scopes,
         createdAt: clock.now,
       });

@@ -4,6 +4,7 @@ import path from 'node:path';
 import type { App } from 'aws-cdk-lib';
 import { Match, Template } from 'aws-cdk-lib/assertions';
 import { bundleDeliveryLambda, bundleLambda } from '../../infra/src/lambda-bundle';
+import { CONTEXT_KEYS } from '../../infra/src/settings';
 import { createTriggersStack } from '../../infra/src/triggers-stack';
 import { eventsTableDefinition, keysTableDefinition } from '../../server/src/store/dynamodb/tables';
 import {
@@ -736,6 +737,35 @@ describe('TriggersStack context checks', () => {
     [{ retentionDays: '400' }, /TRIGGERS_RETENTION_DAYS must be an integer from 1 to 365/],
   ])('refuses the context %j', (context, message) => {
     expect(() => createTriggersStack(appWith(context))).toThrow(message);
+  });
+
+  it.each([
+    [{ memorysize: '512' }, /Unknown context key "memorysize": did you mean "memorySize"\?/],
+    [{ stag: 'prod' }, /Unknown context key "stag": did you mean "stage"\?/],
+    [{ throttle_burst: '10' }, /Unknown context key "throttle_burst": did you mean "throttleBurst"\?/],
+    [
+      { zz: '1', alarmMail: 'a@b.c' },
+      /Unknown context key "alarmMail" \(and zz\): did you mean "alarmEmail"\?/,
+    ],
+  ])('refuses the unknown context key in %j, naming the closest known one', (context, message) => {
+    expect(() => createTriggersStack(appWith(context))).toThrow(message);
+  });
+
+  it('lists every known key when it refuses an unknown one', () => {
+    expect(() => createTriggersStack(appWith({ memorysize: '512' }))).toThrow(
+      `Known keys: ${CONTEXT_KEYS.join(', ')}`,
+    );
+  });
+
+  it("accepts the CDK's own context keys: feature flags, CLI keys and cached lookups", () => {
+    const context = {
+      '@aws-cdk/aws-lambda:recognizeLayerVersion': true,
+      'aws:cdk:enable-path-metadata': true,
+      'cdk-migrate': false,
+      'availability-zones:account=123456789012:region=eu-west-1': ['eu-west-1a'],
+      memorySize: '512',
+    };
+    expect(() => createTriggersStack(appWith(context))).not.toThrow();
   });
 });
 

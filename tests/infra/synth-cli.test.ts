@@ -50,4 +50,21 @@ describe('npm run synth', () => {
     );
     expect(`${stdout}${stderr}`).not.toMatch(/telemetry|credentials/i);
   }, 180_000);
+
+  it('refuses an unknown context key, naming the closest known one (issue 15)', async () => {
+    // Act: a typo of memorySize, as a reader would type it
+    const env = Object.fromEntries(Object.entries(process.env).filter(([name]) => !name.startsWith('AWS_')));
+    const failure = await promisify(execFile)(
+      'npm',
+      ['run', '-s', 'synth', '--', '-c', 'memorysize=512', '-o', path.join(outDir, 'typo')],
+      { cwd: ROOT, env: { ...env, HOME: outDir }, timeout: 150_000 },
+    ).then(
+      () => undefined,
+      (error: { code?: number; stderr?: string }) => error,
+    );
+
+    // Assess
+    expect(failure?.code).not.toBe(0);
+    expect(failure?.stderr).toMatch(/Unknown context key "memorysize": did you mean "memorySize"\?/);
+  }, 180_000);
 });

@@ -204,11 +204,13 @@ describe('The real server on DynamoDB when DynamoDB goes away', () => {
     const createdBefore = new Map(ledger.created);
     const during = await callEveryStoreRoute(running.baseUrl, probeEventId, unusedKey);
     const healthDuring = await callApi(running.baseUrl, 'GET', '/v1/health');
+    const readyDuring = await callApi(running.baseUrl, 'GET', '/v1/health/ready');
     const specDuring = await callApi(running.baseUrl, 'GET', '/openapi.yaml');
     await traffic.stop();
     await proxy.restore();
     await waitUntilHealthy(running.baseUrl, 20_000);
     const after = await ledger.ingest(running.baseUrl);
+    const readyAfter = await callApi(running.baseUrl, 'GET', '/v1/health/ready');
     const retried = await ledger.retryIndeterminate(running.baseUrl);
     await ledger.verifyReadable(running.baseUrl);
     const stored = await ledger.verifyNoExtraEvents(running.baseUrl);
@@ -239,10 +241,15 @@ describe('The real server on DynamoDB when DynamoDB goes away', () => {
     expect(healthDuring.status).toBe(503);
     expect(healthDuring.body.status).toBe('unhealthy');
     expect(Number(healthDuring.headers['retry-after'])).toBeGreaterThan(0);
+    // Issue 15: readiness goes 503 NOT_READY with the store, and 200 once a write succeeds.
+    expect(readyDuring.status).toBe(503);
+    expect((readyDuring.body.error as { code?: unknown } | undefined)?.code).toBe('NOT_READY');
+    expect(Number(readyDuring.headers['retry-after'])).toBeGreaterThan(0);
     expect(specDuring.status).toBe(200);
     expect(isRunning(running)).toBe(true);
     expect(running.child.pid).toBe(pid);
     expect(after?.status).toBe(201);
+    expect(readyAfter.status).toBe(200);
     expect(ledger.unanswered).toBe(0);
     expect(ledger.problems).toEqual([]);
     expect(ledger.indeterminate.size).toBe(0);

@@ -43,7 +43,8 @@ import { callApi, describeUnavailable, type HttpAnswer, IngestLedger } from './i
  *   sqlite/group-commit.ts, every write then answered 500): runs everywhere (the real app, in
  *   this process, on a real socket).
  * Each time: every write answers 201 or 503 UNAVAILABLE with Retry-After (never a 500, never
- * a hang), the file passes `PRAGMA integrity_check`, every event answered 201 stays readable,
+ * a hang), GET /v1/health/ready answers 503 NOT_READY while full and 200 once writes succeed
+ * again (issue 15; in the max_page_count case from its own probe write, before any ingest), the file passes `PRAGMA integrity_check`, every event answered 201 stays readable,
  * and once space returns writes succeed again without a restart; the ingests answered 503,
  * retried with their idempotency keys, then make exactly one event each.
  */
@@ -108,6 +109,12 @@ interface Outcome {
   fill: FillReport;
   readsWhileFull: number[];
   healthWhileFull: number;
+  /** GET /v1/health/ready while full: status and error reason. */
+  readinessWhileFull: { status: number; reason: unknown };
+  /** GET /v1/health/ready once space returned, before any ingest, when it probes on every call. */
+  readinessAfterSpaceReturned: number | undefined;
+  /** GET /v1/health/ready once an ingest succeeded again. */
+  readinessAfterWrite: number;
   integrityWhileFull: string;
   afterSpaceReturned: HttpAnswer | undefined;
   retried: number;
@@ -124,6 +131,8 @@ async function diskFullScenario(options: {
   baseUrl: string;
   file: string;
   ledger: IngestLedger;
+  /** The server probes on every readiness call (interval 0): readiness then shows the probe's view. */
+  probesEveryCall: boolean;
   makeFull: () => void;
   giveSpaceBack: () => void;
 }): Promise<Outcome> {
@@ -131,12 +140,22 @@ async function diskFullScenario(options: {
   for (let n = 0; n < 20; n += 1) await ledger.ingest(baseUrl);
   options.makeFull();
   const fill = await ingestUntilFull(baseUrl, ledger);
+  // Readiness first, right after the failed writes it must report.
+  const ready = await callApi(baseUrl, 'GET', '/v1/health/ready');
+  const readinessWhileFull = {
+    status: ready?.status ?? 0,
+    reason: (ready?.body as { error?: { details?: { reason?: unknown } } })?.error?.details?.reason,
+  };
   const readsWhileFull = await readSample(baseUrl, ledger);
   // Reads still work, so the store counts as up: health says 200 (logged, not a promise).
   const healthWhileFull = (await callApi(baseUrl, 'GET', '/v1/health')).status;
   const integrityWhileFull = integrityOf(file);
   options.giveSpaceBack();
+  const readinessAfterSpaceReturned = options.probesEveryCall
+    ? (await callApi(baseUrl, 'GET', '/v1/health/ready')).status
+    : undefined;
   const afterSpaceReturned = await ledger.ingest(baseUrl);
+  const readinessAfterWrite = (await callApi(baseUrl, 'GET', '/v1/health/ready')).status;
   const retried = await ledger.retryIndeterminate(baseUrl);
   await ledger.verifyReadable(baseUrl);
   const stored = await ledger.verifyNoExtraEvents(baseUrl);
@@ -144,6 +163,9 @@ async function diskFullScenario(options: {
     fill,
     readsWhileFull,
     healthWhileFull,
+    readinessWhileFull,
+    readinessAfterSpaceReturned,
+    readinessAfterWrite,
     integrityWhileFull,
     afterSpaceReturned,
     retried,
@@ -156,13 +178,21 @@ function expectRecovered(outcome: Outcome, ledger: IngestLedger, label: string):
   console.log(
     `${label}: ${outcome.fill.requests} requests while filling, first 503 after ${outcome.fill.firstUnavailableAfter}; ` +
       `${ledger.created.size} events created, ${outcome.retried} indeterminate ingests retried after space returned; ` +
-      `health while full ${outcome.healthWhileFull}`,
+      `health while full ${outcome.healthWhileFull}, readiness while full ${JSON.stringify(outcome.readinessWhileFull)}`,
   );
   expect(outcome.fill.unexpected).toEqual([]);
   expect(outcome.fill.firstUnavailableAfter).toBeGreaterThan(0);
   expect(ledger.unanswered).toBe(0);
   expect(outcome.readsWhileFull.every((status) => status === 200)).toBe(true);
   expect(outcome.integrityWhileFull).toBe('ok');
+  // Issue 15: liveness (logged above) rests on reads, readiness says the store cannot take writes.
+  expect(outcome.readinessWhileFull).toEqual({
+    status: 503,
+    reason: outcome.readinessAfterSpaceReturned === undefined ? 'write_failed' : 'probe_failed',
+  });
+  if (outcome.readinessAfterSpaceReturned !== undefined)
+    expect(outcome.readinessAfterSpaceReturned).toBe(200);
+  expect(outcome.readinessAfterWrite).toBe(200);
   expect(outcome.afterSpaceReturned?.status).toBe(201);
   expect(ledger.problems).toEqual([]);
   expect(ledger.indeterminate.size).toBe(0);
@@ -228,7 +258,14 @@ describe('The SQLite store when the disk is full', () => {
   }, 20_000);
 
   async function start(file: string): Promise<ServerProcess> {
-    const server = await startServer({ AUTH_MODE: 'local', TRIGGERS_SQLITE_PATH: file, LOG_LEVEL: 'fatal' });
+    // A minute: readiness, asked right after the failed ingests, answers from them (the probe's
+    // own view of a full disk is in the max_page_count case, which probes on every call).
+    const server = await startServer({
+      AUTH_MODE: 'local',
+      TRIGGERS_SQLITE_PATH: file,
+      LOG_LEVEL: 'fatal',
+      TRIGGERS_READINESS_PROBE_INTERVAL_MS: '60000',
+    });
     servers.add(server);
     return server;
   }
@@ -258,6 +295,7 @@ describe('The SQLite store when the disk is full', () => {
         ledger,
         makeFull: () => fillWithBallast(ballast, 512 * 1024),
         giveSpaceBack: () => unlinkSync(ballast),
+        probesEveryCall: false,
       });
 
       // Assess
@@ -289,6 +327,7 @@ describe('The SQLite store when the disk is full', () => {
           execFileSync('prlimit', ['--pid', pid, `--fsize=${limit}:unlimited`]);
         },
         giveSpaceBack: () => execFileSync('prlimit', ['--pid', pid, '--fsize=unlimited:unlimited']),
+        probesEveryCall: false,
       });
 
       // Assess
@@ -315,6 +354,8 @@ describe('The SQLite store when the disk is full', () => {
         retentionDays: 7,
         rateLimit: 0,
         rateBurst: 1,
+        // A probe write on every readiness call: what readiness says is the probe's view.
+        readinessProbeIntervalMs: 0,
       },
     });
     const listening: Server = await new Promise((resolve) => {
@@ -341,6 +382,7 @@ describe('The SQLite store when the disk is full', () => {
       giveSpaceBack: () => {
         db.pragma('max_page_count = 1073741823');
       },
+      probesEveryCall: true,
     });
 
     // Assess

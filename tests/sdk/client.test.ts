@@ -863,6 +863,7 @@ const ERRORS: Record<
   RATE_LIMITED: { status: 429, type: RateLimitError, details: {} },
   INTERNAL_ERROR: { status: 500, type: ServerError, details: {} },
   UNAVAILABLE: { status: 503, type: ServerError, details: {} },
+  NOT_READY: { status: 503, type: ServerError, details: { reason: 'write_failed' } },
 };
 
 describe('createTriggersClient errors', () => {

@@ -28,6 +28,7 @@ describe('readConfig', () => {
       maxDeliveries: 5,
       maxWaitingPerKey: 10,
       longPollIntervalMs: 1_000,
+      readinessProbeIntervalMs: 5_000,
       webhooks: {
         retryScheduleSeconds: [5, 300, 1_800, 7_200, 18_000, 36_000, 36_000],
         timeoutMs: 15_000,
@@ -75,6 +76,7 @@ describe('readConfig', () => {
       TRIGGERS_MAX_DELIVERIES: '1000',
       TRIGGERS_MAX_WAITING_PER_KEY: '50',
       TRIGGERS_LONG_POLL_INTERVAL_MS: '250',
+      TRIGGERS_READINESS_PROBE_INTERVAL_MS: '0',
       TRIGGERS_WEBHOOK_RETRY_SCHEDULE: '1, 60,3600',
       TRIGGERS_WEBHOOK_TIMEOUT_MS: '2000',
       TRIGGERS_WEBHOOK_CONCURRENCY: '10',
@@ -104,6 +106,7 @@ describe('readConfig', () => {
       maxDeliveries: 1000,
       maxWaitingPerKey: 50,
       longPollIntervalMs: 250,
+      readinessProbeIntervalMs: 0,
       webhooks: {
         retryScheduleSeconds: [1, 60, 3_600],
         timeoutMs: 2_000,
@@ -159,6 +162,21 @@ describe('readConfig', () => {
     );
     expect(() => readConfig({ TRIGGERS_LONG_POLL_INTERVAL_MS: '5' })).toThrow(
       /TRIGGERS_LONG_POLL_INTERVAL_MS must be an integer from 10 to 60000/,
+    );
+  });
+
+  it('refuses a readiness probe interval out of range (issue 15)', () => {
+    expect(() => readConfig({ TRIGGERS_READINESS_PROBE_INTERVAL_MS: '-1' })).toThrow(
+      /TRIGGERS_READINESS_PROBE_INTERVAL_MS must be an integer from 0 to 3600000, got "-1"/,
+    );
+    expect(() => readConfig({ TRIGGERS_READINESS_PROBE_INTERVAL_MS: '3600001' })).toThrow(
+      /TRIGGERS_READINESS_PROBE_INTERVAL_MS/,
+    );
+    expect(() => readConfig({ TRIGGERS_READINESS_PROBE_INTERVAL_MS: '2.5' })).toThrow(
+      /TRIGGERS_READINESS_PROBE_INTERVAL_MS/,
+    );
+    expect(readConfig({ TRIGGERS_READINESS_PROBE_INTERVAL_MS: '60000' }).readinessProbeIntervalMs).toBe(
+      60_000,
     );
   });
 

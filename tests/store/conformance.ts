@@ -360,5 +360,22 @@ export function describeEventStore(name: string, makeStore: () => Promise<StoreU
         revokedAt: 5_000,
       });
     });
+
+    it('keeps a key without a source as null, and one with a source as given (issue 15)', async () => {
+      // Prepare
+      const unrestricted = { ...record('key3'), source: null };
+
+      // Act
+      await s.keys.create(unrestricted);
+      await s.keys.create(record('key4'));
+
+      // Assess
+      expect(await s.keys.findByHash(unrestricted.secretHash)).toEqual(unrestricted);
+      expect((await s.keys.findByHash(record('key4').secretHash))?.source).toBe('shop');
+      expect((await s.keys.list('acme')).map((k) => [k.keyId, k.source])).toEqual([
+        ['key3', null],
+        ['key4', 'shop'],
+      ]);
+    });
   });
 }

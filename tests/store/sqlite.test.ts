@@ -174,4 +174,47 @@ describe('SQLite schema migrations', () => {
       rmSync(dir, { recursive: true, force: true });
     }
   });
+
+  it('keeps the keys of a file made before sources were optional, and then stores keys without one (issue 15)', async () => {
+    // Prepare: a file at schema version 3 holding a key whose source was required then
+    const dir = mkdtempSync(path.join(tmpdir(), 'triggers-migrate-keys-'));
+    const file = path.join(dir, 'store.db');
+    const old = new Database(file);
+    for (const migration of MIGRATIONS.slice(0, 3)) old.exec(migration);
+    old.pragma('user_version = 3');
+    old
+      .prepare(
+        `INSERT INTO api_keys (key_id, secret_hash, tenant_id, source, scopes, is_active, created_at, revoked_at)
+         VALUES ('k1', 'aa', 'acme', 'shop', '["events:write"]', 1, 1, NULL)`,
+      )
+      .run();
+    old.close();
+
+    // Act
+    const db = openSqliteDatabase(file);
+    const keys = new SqliteKeyStore(db);
+    try {
+      await keys.create({
+        keyId: 'k2',
+        secretHash: 'bb',
+        tenantId: 'acme',
+        source: null,
+        scopes: ['events:write'],
+        isActive: true,
+        createdAt: 2,
+        revokedAt: null,
+      });
+
+      // Assess
+      expect(db.pragma('user_version', { simple: true })).toBe(SCHEMA_VERSION);
+      expect((await keys.list('acme')).map((key) => [key.keyId, key.source])).toEqual([
+        ['k1', 'shop'],
+        ['k2', null],
+      ]);
+      expect(await keys.findByHash('aa')).toMatchObject({ keyId: 'k1', source: 'shop', isActive: true });
+    } finally {
+      db.close();
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
 });

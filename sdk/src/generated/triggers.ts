@@ -24,6 +24,36 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/health/ready": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Check that the API can take writes now
+         * @description Needs no API key. Readiness, apart from liveness (`GET /v1/health`, which a full
+         *     disk leaves at `200` because reads still work): `200` while the store takes writes,
+         *     `503` `NOT_READY` while it does not, `details.reason` saying why: `write_failed`
+         *     (the last write of a request failed in the store), `probe_failed` (the probe write
+         *     failed) or `probe_timed_out` (the probe write did not answer within 2 s).
+         *
+         *     The answer rests on the latest write the server made: a request's write, or a probe
+         *     write (a small write through the store that no client sees), made by this request
+         *     when the latest write is older than `TRIGGERS_READINESS_PROBE_INTERVAL_MS`. So it is
+         *     at most that old, and a server taken out of rotation, which gets no writes, still
+         *     finds out when it can write again.
+         */
+        get: operations["getReadiness"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/v1/events": {
         parameters: {
             query?: never;
@@ -49,7 +79,9 @@ export interface paths {
          *     `metadata.idempotency_key`; both given and different is a `400`), a retry with the
          *     same body answers the original `201` with `Idempotent-Replayed: true`, and another
          *     body is a `422`. `payload` is at most 409,600 bytes as compact UTF-8 JSON (`413`
-         *     beyond) and at most 64 levels deep.
+         *     beyond) and at most 64 levels deep. A key created with a source (`/v1/me` shows it)
+         *     may send only events of that source: any other is a `403` `FORBIDDEN` with
+         *     `details.allowed_source` and `details.source`.
          *
          *     **CloudEvents 1.0.** The operation also takes one [CloudEvent](https://github.com/cloudevents/spec/blob/v1.0.2/cloudevents/spec.md),
          *     in either HTTP content mode, and stores it as an event: `source` from `source`,
@@ -95,8 +127,9 @@ export interface paths {
         put?: never;
         /**
          * Ingest 1 to 100 events
-         * @description Items are independent: an item that breaks the event schema, is too large or
-         *     reuses an idempotency key with another body fails alone, in `failed`, and writes
+         * @description Items are independent: an item that breaks the event schema, is too large,
+         *     reuses an idempotency key with another body or has a source its key may not send
+         *     (`FORBIDDEN`, as on `POST /v1/events`) fails alone, in `failed`, and writes
          *     nothing; the others are stored. Each item honours its own
          *     `metadata.idempotency_key`. An `Idempotency-Key` header makes the whole request
          *     retry-safe: item `i` without a key of its own uses `<header>:<i>`. The request
@@ -451,7 +484,7 @@ export interface paths {
         };
         /**
          * Describe the calling API key
-         * @description The tenant, key id, source and scopes of the API key that signs the request. Needs no particular scope.
+         * @description The tenant, key id, source and scopes of the API key that signs the request. Needs no particular scope. `source` is the only source the key may send events of, or null when it may send any (the development key, and keys created without `--source`).
          */
         get: operations["getMe"];
         put?: never;
@@ -907,7 +940,8 @@ export interface components {
         Me: {
             tenant_id: string;
             key_id: string;
-            source: string;
+            /** @description The only source this key may send events of; null when it may send any. */
+            source: string | null;
             scopes: components["schemas"]["Scope"][];
             request_id: components["schemas"]["RequestId"];
         };
@@ -920,11 +954,21 @@ export interface components {
             timestamp: components["schemas"]["Timestamp"];
             request_id: components["schemas"]["RequestId"];
         };
+        /** @description `checked_at`: when the write this answer rests on (a request's or the probe's) was made. */
+        Readiness: {
+            /** @enum {string} */
+            status: "ready";
+            /** @enum {string} */
+            store: "sqlite" | "dynamodb";
+            checked_at: components["schemas"]["Timestamp"];
+            timestamp: components["schemas"]["Timestamp"];
+            request_id: components["schemas"]["RequestId"];
+        };
         /**
          * @description Stable, machine-readable error code.
          * @enum {string}
          */
-        ErrorCode: "VALIDATION_ERROR" | "INVALID_CURSOR" | "UNAUTHORIZED" | "FORBIDDEN" | "NOT_FOUND" | "METHOD_NOT_ALLOWED" | "CONFLICT" | "PAYLOAD_TOO_LARGE" | "UNSUPPORTED_MEDIA_TYPE" | "IDEMPOTENCY_KEY_REUSED" | "RATE_LIMITED" | "INTERNAL_ERROR" | "UNAVAILABLE";
+        ErrorCode: "VALIDATION_ERROR" | "INVALID_CURSOR" | "UNAUTHORIZED" | "FORBIDDEN" | "NOT_FOUND" | "METHOD_NOT_ALLOWED" | "CONFLICT" | "PAYLOAD_TOO_LARGE" | "UNSUPPORTED_MEDIA_TYPE" | "IDEMPOTENCY_KEY_REUSED" | "RATE_LIMITED" | "INTERNAL_ERROR" | "UNAVAILABLE" | "NOT_READY";
         Error: {
             error: {
                 code: components["schemas"]["ErrorCode"];
@@ -985,7 +1029,7 @@ export interface components {
                 "application/json": components["schemas"]["Error"];
             };
         };
-        /** @description `FORBIDDEN`: the API key lacks the scope for this operation (`details.required_scope`). */
+        /** @description `FORBIDDEN`: the API key lacks the scope for this operation (`details.required_scope`), or, on ingest, it may send only events of another source (`details.allowed_source`, `details.source`). */
         Forbidden: {
             headers: {
                 "X-Request-ID": components["headers"]["X-Request-ID"];
@@ -1187,6 +1231,31 @@ export interface components {
                 "application/json": components["schemas"]["Error"];
             };
         };
+        /** @description `NOT_READY`: the store cannot take writes now (`details.reason`: `write_failed`, `probe_failed` or `probe_timed_out`; `details.since`: when that write failed); retry after `Retry-After` seconds. */
+        NotReady: {
+            headers: {
+                "X-Request-ID": components["headers"]["X-Request-ID"];
+                "Retry-After": components["headers"]["Retry-After"];
+                [name: string]: unknown;
+            };
+            content: {
+                /**
+                 * @example {
+                 *       "error": {
+                 *         "code": "NOT_READY",
+                 *         "message": "The store cannot take writes now (the last write failed); retry later.",
+                 *         "details": {
+                 *           "reason": "write_failed",
+                 *           "store": "sqlite",
+                 *           "since": "2026-11-27T15:29:58.120Z"
+                 *         },
+                 *         "request_id": "req_01JD8R2K3N4M5P6Q7R8S9T0V1W"
+                 *       }
+                 *     }
+                 */
+                "application/json": components["schemas"]["Error"];
+            };
+        };
         /** @description `UNAVAILABLE`: the store cannot be reached; retry after `Retry-After` seconds. */
         Unavailable: {
             headers: {
@@ -1326,6 +1395,40 @@ export interface operations {
                     "application/json": components["schemas"]["Health"];
                 };
             };
+        };
+    };
+    getReadiness: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The store takes writes. */
+            200: {
+                headers: {
+                    "X-Request-ID": components["headers"]["X-Request-ID"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "status": "ready",
+                     *       "store": "sqlite",
+                     *       "checked_at": "2026-11-27T15:29:58.120Z",
+                     *       "timestamp": "2026-11-27T15:30:00.000Z",
+                     *       "request_id": "req_01JD8R2K3N4M5P6Q7R8S9T0V1W"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["Readiness"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            405: components["responses"]["MethodNotAllowed"];
+            500: components["responses"]["InternalError"];
+            503: components["responses"]["NotReady"];
         };
     };
     listEvents: {

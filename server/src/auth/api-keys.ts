@@ -45,10 +45,10 @@ export function generateApiKey(): GeneratedApiKey {
   return { apiKey: `${KEY_PREFIX}${keyId}_${secret}`, keyId, secretHash: hashSecret(secret) };
 }
 
-/** Who a new key acts for: its tenant, the source it names, its scopes. */
+/** Who a new key acts for: its tenant, the only source it may send (null: any), its scopes. */
 export interface KeyGrant {
   tenantId: string;
-  source: string;
+  source: string | null;
   scopes: Scope[];
   createdAt: number;
 }

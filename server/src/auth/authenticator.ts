@@ -23,7 +23,7 @@ const DEV_KEY_HASH = Buffer.from(hashSecret(DEV_API_KEY), 'hex');
 const DEV_PRINCIPAL: Principal = {
   tenantId: 'local',
   keyId: 'dev',
-  source: 'local',
+  source: null,
   scopes: ALL_SCOPES,
 };
 

@@ -4,6 +4,7 @@ import type { Scope } from '../store/key-store';
 export interface Principal {
   tenantId: string;
   keyId: string;
-  source: string;
+  /** The only source this key may send events of; null: any (the dev key, keys made without one). */
+  source: string | null;
   scopes: readonly Scope[];
 }

@@ -11,6 +11,7 @@ import {
   LeaseMismatchError,
   NotFoundError,
   PayloadTooLargeError,
+  SourceNotAllowedError,
   ValidationError,
 } from '../errors';
 import type { components } from '../generated/triggers';
@@ -209,6 +210,11 @@ export class EventsService {
     basePath: string,
     keyInMetadata = true,
   ): CreateRequest {
+    // First: a key bound to a source learns nothing about events it may not send.
+    const source = input.source.trim();
+    if (principal.source !== null && source !== principal.source) {
+      throw new SourceNotAllowedError(principal.source, source);
+    }
     const payloadJson = JSON.stringify(input.payload);
     const payloadBytes = Buffer.byteLength(payloadJson, 'utf8');
     if (payloadBytes > PAYLOAD_LIMIT_BYTES) {
@@ -236,7 +242,6 @@ export class EventsService {
         { path: outOfRange, message: 'must be a finite number (at most about 1.8e308 in magnitude)' },
       ]);
     }
-    const source = input.source.trim();
     const eventType = input.event_type.trim();
     const { idempotency_key: _ignored, ...givenMetadata } = input.metadata ?? {};
     const priority = input.metadata?.priority ?? 'normal';

@@ -249,6 +249,12 @@ export interface EventStore {
   countPending(limit: number): Promise<PendingCounts>;
   /** Throws when the store cannot serve requests. */
   ping(): Promise<void>;
+  /**
+   * A small durable write that no client ever sees, for readiness (health/readiness.ts):
+   * resolves once it is as durable as an event would be, throws UnavailableError when the
+   * store cannot take writes now (full disk, read-only file, throttled or unreachable table).
+   */
+  probeWrite(): Promise<void>;
   /** Finishes pending writes and stops background work. */
   close(): Promise<void>;
 }

@@ -19,7 +19,8 @@ export interface ApiKeyRecord {
   /** Hex SHA-256 of the key's secret part. */
   secretHash: string;
   tenantId: string;
-  source: string;
+  /** The only source the key may send events of; null: any source. */
+  source: string | null;
   scopes: Scope[];
   isActive: boolean;
   createdAt: number;

@@ -13,7 +13,8 @@ export interface ApiKeyItem {
   key_hash: string;
   key_id: string;
   tenant_id: string;
-  source: string;
+  /** Absent when the key may send events of any source. */
+  source?: string;
   scopes: Scope[];
   is_active: boolean;
   created_at: number;
@@ -26,7 +27,7 @@ export function toApiKeyItem(record: ApiKeyRecord): ApiKeyItem {
     key_hash: record.secretHash,
     key_id: record.keyId,
     tenant_id: record.tenantId,
-    source: record.source,
+    source: record.source ?? undefined,
     scopes: record.scopes,
     is_active: record.isActive,
     created_at: record.createdAt,
@@ -39,7 +40,7 @@ export function toApiKeyRecord(item: ApiKeyItem): ApiKeyRecord {
     keyId: item.key_id,
     secretHash: item.key_hash,
     tenantId: item.tenant_id,
-    source: item.source,
+    source: item.source ?? null,
     scopes: item.scopes,
     isActive: item.is_active,
     createdAt: item.created_at,
@@ -52,7 +53,7 @@ export function readApiKeyItem(item: RawItem): ApiKeyItem {
     key_hash: readString(item, 'key_hash'),
     key_id: readString(item, 'key_id'),
     tenant_id: readString(item, 'tenant_id'),
-    source: readString(item, 'source'),
+    source: readOptional(item, 'source', readString),
     scopes: readListOf(item, 'scopes', ALL_SCOPES),
     is_active: readBoolean(item, 'is_active'),
     created_at: readNumber(item, 'created_at'),

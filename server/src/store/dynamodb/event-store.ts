@@ -1,4 +1,4 @@
-import { DeleteCommand, type DynamoDBDocumentClient, GetCommand } from '@aws-sdk/lib-dynamodb';
+import { DeleteCommand, type DynamoDBDocumentClient, GetCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import type { Clock } from '../../clock';
 import type {
   AckOutcome,
@@ -201,6 +201,27 @@ export class DynamoEventStore implements EventStore {
     const { client, tableName } = this.events;
     return withDynamoFaults(async () => {
       await client.send(new GetCommand({ TableName: tableName, Key: { pk: '__ping__' } }));
+    });
+  }
+
+  /**
+   * A conditional UpdateItem on the probe item (`pk = __readiness__`, no tenant's key can take
+   * that form): written like an event's conditional writes, and the condition makes sure it
+   * never lands on an item of another kind. Items without `due_pk` are ignored by the stream
+   * handler (delivery-stream.ts), so the probe never starts a delivery.
+   */
+  probeWrite(): Promise<void> {
+    const { client, tableName, clock } = this.events;
+    return withDynamoFaults(async () => {
+      await client.send(
+        new UpdateCommand({
+          TableName: tableName,
+          Key: { pk: '__readiness__' },
+          UpdateExpression: 'SET probed_at = :now ADD probes :one',
+          ConditionExpression: 'attribute_not_exists(pk) OR attribute_exists(probes)',
+          ExpressionAttributeValues: { ':now': clock(), ':one': 1 },
+        }),
+      );
     });
   }
 

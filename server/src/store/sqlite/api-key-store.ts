@@ -6,7 +6,7 @@ interface KeyRow {
   key_id: string;
   secret_hash: string;
   tenant_id: string;
-  source: string;
+  source: string | null;
   scopes: string;
   is_active: number;
   created_at: number;

@@ -139,6 +139,25 @@ export const MIGRATIONS: readonly string[] = [
   CREATE INDEX delivery_attempts_log ON delivery_attempts (tenant_id, subscription_id, attempted_at, seq);
   CREATE INDEX delivery_attempts_expiry ON delivery_attempts (expires_at);
   `,
+  // A key's source becomes optional, and a restriction when given (issue 15). SQLite cannot
+  // drop NOT NULL in place: the table is rebuilt, keys kept as they are.
+  `
+  CREATE TABLE api_keys_new (
+    key_id      TEXT    PRIMARY KEY,
+    secret_hash TEXT    NOT NULL UNIQUE,
+    tenant_id   TEXT    NOT NULL,
+    source      TEXT,
+    scopes      TEXT    NOT NULL,
+    is_active   INTEGER NOT NULL,
+    created_at  INTEGER NOT NULL,
+    revoked_at  INTEGER
+  );
+  INSERT INTO api_keys_new (key_id, secret_hash, tenant_id, source, scopes, is_active, created_at, revoked_at)
+    SELECT key_id, secret_hash, tenant_id, source, scopes, is_active, created_at, revoked_at FROM api_keys;
+  DROP TABLE api_keys;
+  ALTER TABLE api_keys_new RENAME TO api_keys;
+  CREATE INDEX api_keys_tenant ON api_keys (tenant_id, created_at);
+  `,
 ];
 
 export const SCHEMA_VERSION = MIGRATIONS.length;

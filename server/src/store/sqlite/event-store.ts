@@ -30,6 +30,10 @@ import type { SqliteDatabase } from './database';
 import { withSqliteFaults } from './errors';
 import { GroupCommit } from './group-commit';
 
+/** The probe row's name in server_settings, and its size: about one page, as an event takes. */
+const READINESS_PROBE_NAME = '__readiness_probe__';
+const READINESS_PROBE_BYTES = 4_096;
+
 interface EventRow {
   tenant_id: string;
   event_id: string;
@@ -404,6 +408,20 @@ export class SqliteEventStore implements EventStore {
     });
   }
 
+  /**
+   * Inserts a row of READINESS_PROBE_BYTES into server_settings and deletes it, in one group
+   * commit transaction, fsynced like an event. A fresh row, not an update: an update in place
+   * reuses its own pages, so it would pass on a file that has no room left for an event.
+   */
+  probeWrite(): Promise<void> {
+    return withSqliteFaults(() =>
+      this.writes.run(() => {
+        this.sql.probeInsert.run(READINESS_PROBE_NAME, READINESS_PROBE_BYTES);
+        this.sql.probeDelete.run(READINESS_PROBE_NAME);
+      }),
+    );
+  }
+
   /** Deletes one small batch of expired events, idempotency records and delivery log lines. */
   sweepExpired(): Promise<number> {
     return withSqliteFaults(() =>
@@ -597,6 +615,8 @@ function prepareStatements(db: SqliteDatabase) {
        LIMIT @limit`,
     ),
     ping: db.prepare('SELECT 1'),
+    probeInsert: db.prepare('INSERT INTO server_settings (name, value) VALUES (?, hex(randomblob(? / 2)))'),
+    probeDelete: db.prepare('DELETE FROM server_settings WHERE name = ?'),
   };
 }
 
