@@ -330,15 +330,13 @@ describe('the webhook stream handler', () => {
     p.receiver.respond = () => ({ status: 200, delayMs: 200 });
     const batch = await p.reader.next();
     // Act
-    const started = performance.now();
     const result = await p.stream(batch, context());
-    const elapsed = performance.now() - started;
-    // Assess
+    // Assess: all seven delivered, three at a time at most and at the peak (attempts one after
+    // another would never have more than one in flight): no wall-clock bound, which a loaded
+    // machine can miss.
     expect(result).toEqual({ batchItemFailures: [] });
     expect(p.receiver.received).toHaveLength(7);
     expect(p.receiver.maxInFlight).toBe(3);
-    // Three rounds of 200 ms, not seven.
-    expect(elapsed).toBeLessThan(7 * 200);
   });
 
   it('leaves the records it has no time left to attempt to Lambda, claiming nothing', async () => {
