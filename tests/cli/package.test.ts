@@ -3,22 +3,12 @@ import { cpSync, mkdtempSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
+import { NPM_ENV } from '../helpers/build';
 import { ensureCliBuilt } from '../helpers/cli-process';
 
 const run = promisify(execFile);
 const ROOT = path.resolve(__dirname, '../..');
 const CLI = path.join(ROOT, 'cli');
-
-/** The environment without what `npm test` adds (npm_config_local_prefix, lifecycle variables…). */
-const NPM_ENV = Object.fromEntries(
-  Object.entries(process.env).filter(
-    ([name]) =>
-      !/^npm_/i.test(name) ||
-      /^npm_config_(cache|userconfig|globalconfig|registry|cafile|strict_ssl|proxy|https_proxy|noproxy)$/i.test(
-        name,
-      ),
-  ),
-);
 
 interface PackResult {
   filename: string;

@@ -1,11 +1,10 @@
-import { type ChildProcess, execFile, execFileSync, spawn } from 'node:child_process';
-import { readdirSync, statSync } from 'node:fs';
+import { type ChildProcess, execFile, spawn } from 'node:child_process';
 import path from 'node:path';
+import { ensureBuilt } from './build';
 
 const ROOT = path.resolve(__dirname, '../..');
 /** The installed bin: what `npx triggers` runs. */
 export const CLI_BIN = path.join(ROOT, 'cli/bin/triggers.js');
-const ENTRY = path.join(ROOT, 'cli/dist/main.js');
 
 export interface CliResult {
   code: number | null;
@@ -14,25 +13,9 @@ export interface CliResult {
   stderr: string;
 }
 
-function newestMtime(dir: string): number {
-  let newest = 0;
-  for (const entry of readdirSync(dir, { withFileTypes: true })) {
-    const full = path.join(dir, entry.name);
-    newest = Math.max(newest, entry.isDirectory() ? newestMtime(full) : statSync(full).mtimeMs);
-  }
-  return newest;
-}
-
 /** Compiles the CLI (and the SDK it is built on) unless cli/dist is newer than their sources. */
 export function ensureCliBuilt(): void {
-  let built = 0;
-  try {
-    built = statSync(ENTRY).mtimeMs;
-  } catch {
-    built = 0;
-  }
-  const sources = Math.max(newestMtime(path.join(ROOT, 'cli/src')), newestMtime(path.join(ROOT, 'sdk/src')));
-  if (built < sources) execFileSync('npx', ['tsc', '-b', 'cli'], { cwd: ROOT, stdio: 'inherit' });
+  ensureBuilt('cli', 'cli/dist/main.js', ['cli/src', 'sdk/src']);
 }
 
 /**

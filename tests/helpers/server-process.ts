@@ -1,7 +1,7 @@
-import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
-import { readdirSync, statSync } from 'node:fs';
+import { type ChildProcess, spawn } from 'node:child_process';
 import { type AddressInfo, createServer } from 'node:net';
 import path from 'node:path';
+import { ensureBuilt } from './build';
 
 const ROOT = path.resolve(__dirname, '../..');
 const ENTRY = path.join(ROOT, 'server/dist/local.js');
@@ -15,26 +15,9 @@ export interface ServerProcess {
   exited: Promise<number | NodeJS.Signals | null>;
 }
 
-function newestMtime(dir: string): number {
-  let newest = 0;
-  for (const entry of readdirSync(dir, { withFileTypes: true })) {
-    const full = path.join(dir, entry.name);
-    newest = Math.max(newest, entry.isDirectory() ? newestMtime(full) : statSync(full).mtimeMs);
-  }
-  return newest;
-}
-
 /** Compiles the server unless server/dist is newer than every source file. */
 export function ensureServerBuilt(): void {
-  let built = 0;
-  try {
-    built = statSync(ENTRY).mtimeMs;
-  } catch {
-    built = 0;
-  }
-  if (built < newestMtime(path.join(ROOT, 'server/src'))) {
-    execFileSync('npx', ['tsc', '-b', 'server'], { cwd: ROOT, stdio: 'inherit' });
-  }
+  ensureBuilt('server', ENTRY, ['server/src']);
 }
 
 /** A port that was free a moment ago on 127.0.0.1. */

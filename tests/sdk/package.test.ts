@@ -6,6 +6,7 @@ import path from 'node:path';
 import { promisify } from 'node:util';
 import { gzipSync } from 'node:zlib';
 import { build } from 'esbuild';
+import { NPM_ENV } from '../helpers/build';
 import { ensureServerBuilt, killServer, type ServerProcess, startServer } from '../helpers/server-process';
 
 const run = promisify(execFile);
@@ -18,21 +19,6 @@ const CLOUDEVENTS_VERSION = (
     devDependencies: Record<string, string>;
   }
 ).devDependencies.cloudevents;
-
-/**
- * The environment without what `npm test` adds (`npm_config_local_prefix=/work/main`, the
- * lifecycle variables…), so the consumer's npm sees a project of its own; the cache and
- * registry settings stay.
- */
-const NPM_ENV = Object.fromEntries(
-  Object.entries(process.env).filter(
-    ([name]) =>
-      !/^npm_/i.test(name) ||
-      /^npm_config_(cache|userconfig|globalconfig|registry|cafile|strict_ssl|proxy|https_proxy|noproxy)$/i.test(
-        name,
-      ),
-  ),
-);
 
 /**
  * A copy of the SDK's sources in a staging tree shaped like the repository, where `npm pack`
