@@ -194,7 +194,6 @@ function deliveryEnvironment(settings: StackSettings): Record<string, string> {
     TRIGGERS_STORE: 'dynamodb',
     AUTH_MODE: 'aws',
     LOG_LEVEL: 'info',
-    NODE_OPTIONS: '--enable-source-maps',
     POWERTOOLS_SERVICE_NAME: 'triggers-api',
     POWERTOOLS_METRICS_NAMESPACE: METRICS_NAMESPACE,
   };

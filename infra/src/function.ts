@@ -59,8 +59,6 @@ function functionEnvironment(settings: StackSettings): Record<string, string> {
     TRIGGERS_STORE: 'dynamodb',
     AUTH_MODE: 'aws',
     LOG_LEVEL: 'info',
-    // The bundle is minified: stack traces in the logs should point at the TypeScript.
-    NODE_OPTIONS: '--enable-source-maps',
     POWERTOOLS_SERVICE_NAME: 'triggers-api',
     POWERTOOLS_METRICS_NAMESPACE: METRICS_NAMESPACE,
   };

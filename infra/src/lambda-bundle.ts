@@ -78,6 +78,13 @@ function bundle(entryPoint: string, outDir: string, alias: Record<string, string
     logLevel: 'error',
     alias,
   });
+  // Sources named from the repository's root (server/src/app.ts, node_modules/express/...),
+  // not relative to the directory the bundle was built in: a mapped stack reads the same
+  // whatever built it (server/src/lambda/source-mapped-stack.ts).
+  const mapPath = `${indexPath}.map`;
+  const map = JSON.parse(readFileSync(mapPath, 'utf8')) as { sources: string[] };
+  map.sources = map.sources.map((source) => path.relative(REPO_ROOT, path.resolve(outDir, source)));
+  writeFileSync(mapPath, JSON.stringify(map));
   const byPackage = new Map<string, number>();
   const output = Object.values(result.metafile.outputs).find((each) => each.entryPoint);
   for (const [input, info] of Object.entries(output?.inputs ?? {})) {

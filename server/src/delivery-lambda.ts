@@ -3,6 +3,7 @@ import pino from 'pino';
 import { systemClock } from './clock';
 import { readLambdaConfig } from './config';
 import { LambdaDeliveryMetrics } from './lambda/metrics';
+import { sourceMappedError } from './lambda/source-mapped-stack';
 import { openDynamoStores } from './store/dynamodb/open';
 import { loadBundledVersion } from './version';
 import { createDeliveryRuntime, type DeliveryContext } from './webhooks/aws/runtime';
@@ -25,7 +26,7 @@ interface Handlers {
   sweep: SweepHandler;
 }
 
-const logger = pino({ base: { service: 'triggers-api-webhooks' } });
+const logger = pino({ base: { service: 'triggers-api-webhooks' }, serializers: { err: sourceMappedError } });
 let ready: Promise<Handlers> | undefined = start();
 // Kept for the first invocation to see; without this an init failure would end the process.
 ready.catch(() => undefined);

@@ -9,6 +9,7 @@ import { readLambdaConfig } from './config';
 import type { components } from './generated/triggers';
 import { adaptGatewayRequest, type GatewayEvent, gatewayRequestId } from './lambda/gateway-request';
 import { LambdaMetrics } from './lambda/metrics';
+import { sourceMappedError } from './lambda/source-mapped-stack';
 import { BUNDLED_REDOC_FILE, loadBundledSpec, loadSpec } from './spec';
 import { openDynamoStores } from './store/dynamodb/open';
 
@@ -26,7 +27,7 @@ type Serve = (event: GatewayEvent, context: Context) => Promise<unknown>;
 const BUNDLED_REDOC = path.join(__dirname, BUNDLED_REDOC_FILE);
 
 // Made before the config is read, so that an invalid config is logged too; start() sets its level.
-const logger = pino({ base: { service: 'triggers-api' } });
+const logger = pino({ base: { service: 'triggers-api' }, serializers: { err: sourceMappedError } });
 let ready: Promise<Serve> | undefined = start(logger);
 // Kept for the first invocation to see; without this an init failure would end the process.
 ready.catch(() => undefined);

@@ -1,10 +1,24 @@
 import { type ChildProcess, spawn } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import { type AddressInfo, createServer } from 'node:net';
 import path from 'node:path';
 import { ensureBuilt } from './build';
 
 const ROOT = path.resolve(__dirname, '../..');
 const ENTRY = path.join(ROOT, 'server/dist/local.js');
+
+/**
+ * The node flags `npm start` runs the server with (package.json's start script, the one place
+ * they are written), so that tests and the bench run the server as users do.
+ */
+export const SERVER_NODE_FLAGS = ((): string[] => {
+  const start = (
+    JSON.parse(readFileSync(path.join(ROOT, 'package.json'), 'utf8')) as { scripts: { start: string } }
+  ).scripts.start;
+  const flags = /\bnode((?: --\S+)*) server\/dist\/local\.js$/.exec(start);
+  if (!flags) throw new Error(`npm start no longer reads "node [flags] server/dist/local.js": ${start}`);
+  return (flags[1] ?? '').split(' ').filter(Boolean);
+})();
 
 export interface ServerProcess {
   child: ChildProcess;
@@ -37,10 +51,15 @@ export function freePort(): Promise<number> {
  * port of 127.0.0.1 and resolves once GET /v1/health answers 200. Another process may take
  * the probed port in between: then it tries another one.
  */
-export async function startServer(env: Record<string, string>, timeoutMs = 20_000): Promise<ServerProcess> {
+export async function startServer(
+  env: Record<string, string>,
+  timeoutMs = 20_000,
+  /** Another build of the server (the A/B bench runs one from a git worktree). */
+  entry = ENTRY,
+): Promise<ServerProcess> {
   let lastOutput = '';
   for (let attempt = 1; attempt <= 3; attempt += 1) {
-    const server = spawnServer(env, env.PORT ?? String(await freePort()));
+    const server = spawnServer(env, env.PORT ?? String(await freePort()), entry);
     const deadline = Date.now() + timeoutMs;
     while (Date.now() < deadline && isRunning(server)) {
       const healthy = await fetch(`${server.baseUrl}/v1/health`, { signal: AbortSignal.timeout(1_000) }).then(
@@ -60,9 +79,9 @@ export async function startServer(env: Record<string, string>, timeoutMs = 20_00
   throw new Error(`the server did not become healthy; its output:\n${lastOutput}`);
 }
 
-function spawnServer(env: Record<string, string>, port: string): ServerProcess {
-  const child = spawn(process.execPath, [ENTRY], {
-    cwd: ROOT,
+function spawnServer(env: Record<string, string>, port: string, entry: string): ServerProcess {
+  const child = spawn(process.execPath, [...SERVER_NODE_FLAGS, entry], {
+    cwd: path.resolve(path.dirname(entry), '../..'),
     env: { ...process.env, HOST: '127.0.0.1', TRIGGERS_RATE_LIMIT: '0', ...env, PORT: port },
     stdio: ['ignore', 'pipe', 'pipe'],
   });

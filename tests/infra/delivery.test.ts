@@ -73,7 +73,6 @@ describe('the delivery functions', () => {
         TRIGGERS_STORE: 'dynamodb',
         AUTH_MODE: 'aws',
         LOG_LEVEL: 'info',
-        NODE_OPTIONS: '--enable-source-maps',
         POWERTOOLS_SERVICE_NAME: 'triggers-api',
         POWERTOOLS_METRICS_NAMESPACE: 'TriggersApi',
       });

@@ -213,7 +213,6 @@ describe('TriggersStack with the default context (stage dev)', () => {
         TRIGGERS_STORE: 'dynamodb',
         AUTH_MODE: 'aws',
         LOG_LEVEL: 'info',
-        NODE_OPTIONS: '--enable-source-maps',
         POWERTOOLS_SERVICE_NAME: 'triggers-api',
         POWERTOOLS_METRICS_NAMESPACE: 'TriggersApi',
       });

@@ -346,4 +346,26 @@ describe('the bundled handler on AWS', () => {
       await cut.stop();
     }
   });
+
+  it('logs stack traces mapped to the sources, without --enable-source-maps', async () => {
+    const cut = await startLambdaProcess(bundle, {
+      ...env,
+      TRIGGERS_DYNAMODB_ENDPOINT: 'http://127.0.0.1:9',
+    });
+    try {
+      await cut.invoke(restApiEvent({ method: 'GET', url: '/v1/me' }));
+      const failed = cut.outputLines().find((line) => String(line.msg).startsWith('init failed')) as
+        | { err: { stack: string } }
+        | undefined;
+      const frames = (failed?.err.stack ?? '').split('\n').filter((line) => line.trim().startsWith('at '));
+      expect(frames.length).toBeGreaterThan(0);
+      // No frame left in the minified bundle; each names a source of the repository instead.
+      expect(frames.filter((frame) => frame.includes(`${bundle}:`))).toEqual([]);
+      expect(
+        frames.some((frame) => /[(\s](server\/src|node_modules)\/[^:]+\.[jt]s:\d+:\d+/.test(frame)),
+      ).toBe(true);
+    } finally {
+      await cut.stop();
+    }
+  });
 });

@@ -11,7 +11,7 @@ import {
 } from '../errors';
 import type { AppMetrics } from '../metrics';
 import { type RequestBodyHint, summarize, type ValidationMessages } from '../validation-messages';
-import { ERROR_CODE_LOCAL } from './logger';
+import { ERROR_CODE_LOCAL, requestLogger } from './logger';
 import { requestIdOf } from './request-id';
 import { isWarmUpRequest } from './warm-up';
 
@@ -48,14 +48,17 @@ export function errorHandler(metrics: AppMetrics, messages: ValidationMessages):
     }
     let appError = toAppError(error, req, messages);
     if (!appError) {
-      req.log?.error({ err: error }, 'unhandled error');
+      requestLogger(res)?.error({ err: error, request_id: requestIdOf(res) }, 'unhandled error');
       appError = new AppError(
         500,
         'INTERNAL_ERROR',
         'An unexpected error occurred. Quote the request id when reporting it.',
       );
     } else if (appError.status >= 500) {
-      req.log?.error({ err: appError.cause ?? appError }, appError.message);
+      requestLogger(res)?.error(
+        { err: appError.cause ?? appError, request_id: requestIdOf(res) },
+        appError.message,
+      );
     }
     if (!isWarmUpRequest(req)) metrics.errorAnswered(appError.code);
     res.locals[ERROR_CODE_LOCAL] = appError.code;
