@@ -89,18 +89,19 @@ async function main(): Promise<void> {
           const result = await drive(entry.scenario, seconds);
           entry.results.push(result);
           console.log(
-            `${kind} round ${round} ${entry.side.label}: ${result.rps} req/s, p50 ${result.p50} ms, p99 ${result.p99} ms, errors ${result.errors + result.non2xx}, RSS ${result.rssMb} MB`,
+            `${kind} round ${round} ${entry.side.label}: ${result.rps} req/s, p50 ${result.p50} ms, p99 ${result.p99} ms, CPU ${result.cpuUsPerRequest} µs/request, errors ${result.errors + result.non2xx}, RSS ${result.rssMb} MB`,
           );
         }
       }
       const [a, b] = running.map((entry) => ({
         rps: median(entry.results.map((r) => r.rps)),
         p99: median(entry.results.map((r) => r.p99)),
+        cpu: median(entry.results.map((r) => r.cpuUsPerRequest ?? Number.NaN)),
         errors: entry.results.reduce((sum, r) => sum + r.errors + r.non2xx, 0),
       }));
       if (!a || !b) throw new Error('two sides expected');
       console.log(
-        `${kind}: A ${a.rps} req/s p99 ${a.p99} ms (errors ${a.errors}) | B ${b.rps} req/s p99 ${b.p99} ms (errors ${b.errors}) | B/A ${(b.rps / a.rps).toFixed(2)}`,
+        `${kind}: A ${a.rps} req/s, p99 ${a.p99} ms, ${a.cpu} µs CPU/request (errors ${a.errors}) | B ${b.rps} req/s, p99 ${b.p99} ms, ${b.cpu} µs CPU/request (errors ${b.errors}) | B/A req/s ${(b.rps / a.rps).toFixed(2)}, CPU/request ${(b.cpu / a.cpu).toFixed(2)}`,
       );
       for (const server of servers.splice(0)) await killServer(server);
     }

@@ -156,9 +156,16 @@ export interface Round {
   non2xx: number;
   total: number;
   rssMb: number | null;
+  /**
+   * The target's CPU time (user + system, all its threads) per answered request, in µs. On a
+   * shared 2-core machine req/s also moves with how much CPU the server was given; its CPU
+   * per request is what a change to the server's own work moves.
+   */
+  cpuUsPerRequest: number | null;
 }
 
 export async function drive(scenario: Scenario, seconds: number): Promise<Round> {
+  const cpuBefore = cpuMs(scenario.target.pid);
   const result = await autocannon({
     connections: scenario.connections,
     duration: seconds,
@@ -173,8 +180,30 @@ export async function drive(scenario: Scenario, seconds: number): Promise<Round>
     non2xx: result.non2xx,
     total: result.requests.total,
     rssMb: rssMb(scenario.target.pid),
+    cpuUsPerRequest: cpuPerRequest(cpuBefore, cpuMs(scenario.target.pid), result.requests.total),
   };
 }
+
+function cpuPerRequest(before: number | null, after: number | null, requests: number): number | null {
+  if (before === null || after === null || requests === 0) return null;
+  return Math.round(((after - before) * 1000) / requests);
+}
+
+/** CPU time the process has used so far (utime + stime of /proc/<pid>/stat), in ms. */
+export function cpuMs(pid: number): number | null {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    // Fields after the command name (which may hold spaces), from field 3 on: utime is 14, stime 15.
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    const ticks = Number(fields[11]) + Number(fields[12]);
+    return (ticks * 1000) / CLOCK_TICKS_PER_SECOND;
+  } catch {
+    return null;
+  }
+}
+
+/** USER_HZ: 100 on Linux for every architecture Node runs on. */
+const CLOCK_TICKS_PER_SECOND = 100;
 
 export function ingest(name: string, target: Target, body = INGEST_BODY, connections = 50): Scenario {
   return {
