@@ -141,7 +141,7 @@ async function main(): Promise<void> {
   try {
     const mainDb = path.join(tmp, 'main.sqlite');
     console.log(
-      `bench: ${QUICK ? 'quick, ' : ''}${ROUNDS} round(s) of ${DURATION_S} s, warm-up ${WARMUP_S} s`,
+      `bench: Node ${process.version}, ${os.cpus().length} cores, ${QUICK ? 'quick, ' : ''}${ROUNDS} round(s) of ${DURATION_S} s, warm-up ${WARMUP_S} s`,
     );
 
     const seeding: Record<string, { events: number; ms: number }> = {};
@@ -328,6 +328,7 @@ async function main(): Promise<void> {
         errors: list.reduce((sum, r) => sum + r.errors, 0),
         non2xx: list.reduce((sum, r) => sum + r.non2xx, 0),
         rssMb: Math.max(...list.map((r) => r.rssMb ?? 0)),
+        cpuUsPerRequest: median(list.map((r) => r.cpuUsPerRequest ?? Number.NaN)),
         rounds: list,
       };
     });
@@ -340,6 +341,11 @@ async function main(): Promise<void> {
       oursOverBare: ratio(ours, rpsOf(ceilingScenario, bare)),
     });
     const ingestRps = rpsOf('ingest 1 KB, 50 conn', real.target);
+    // The same comparison in server CPU per request (Express's over ours), which moves less
+    // than req/s with what else the machine runs.
+    const cpuOf = (name: string, target: Target) =>
+      rows.find((row) => row.scenario === name && row.target === target.name)?.cpuUsPerRequest ?? Number.NaN;
+    const expressCpu = cpuOf('ingest 1 KB, 50 conn', express);
     const inboxP99 = (name: string) => rows.find((row) => row.scenario === name)?.p99 ?? 0;
     const ratios = {
       ingest1kb: against(ingestRps, 'ingest 1 KB, 50 conn'),
@@ -347,6 +353,8 @@ async function main(): Promise<void> {
       replay: against(rpsOf('idempotent replay, 50 conn', real.target), 'ingest 1 KB, 50 conn'),
       ack: against(rpsOf('ack distinct, 50 conn', real.target), 'ingest 1 KB, 50 conn'),
       mix: against(rpsOf('mix 70/20/10, 50 conn', real.target), 'ingest 1 KB, 50 conn'),
+      ingest1kbCpuExpressOverOurs: ratio(expressCpu, cpuOf('ingest 1 KB, 50 conn', real.target)),
+      ackCpuExpressOverOurs: ratio(expressCpu, cpuOf('ack distinct, 50 conn', real.target)),
       leaseAckOverIngest: ratio(median(cycles.map((c) => c.eventsPerSecond)), ingestRps),
       ingestWith10SubscriptionsOverNone: ratio(rpsOf('ingest 1 KB, 50 conn', subscribed.target), ingestRps),
       inboxLargeOverSmallP99: ratio(
@@ -384,14 +392,14 @@ async function main(): Promise<void> {
 
     console.log('');
     console.log(
-      `| ${pad('scenario', 34, true)} | ${pad('target', 28, true)} | ${pad('req/s', 7)} | ${pad('p50 ms', 6)} | ${pad('p99 ms', 6)} | ${pad('errors', 6)} | ${pad('non-2xx', 7)} | ${pad('RSS MB', 6)} |`,
+      `| ${pad('scenario', 34, true)} | ${pad('target', 28, true)} | ${pad('req/s', 7)} | ${pad('p50 ms', 6)} | ${pad('p99 ms', 6)} | ${pad('errors', 6)} | ${pad('non-2xx', 7)} | ${pad('RSS MB', 6)} | ${pad('CPU µs/req', 10)} |`,
     );
     console.log(
-      `| ${'-'.repeat(34)} | ${'-'.repeat(28)} | ${'-'.repeat(7)} | ${'-'.repeat(6)} | ${'-'.repeat(6)} | ${'-'.repeat(6)} | ${'-'.repeat(7)} | ${'-'.repeat(6)} |`,
+      `| ${'-'.repeat(34)} | ${'-'.repeat(28)} | ${'-'.repeat(7)} | ${'-'.repeat(6)} | ${'-'.repeat(6)} | ${'-'.repeat(6)} | ${'-'.repeat(7)} | ${'-'.repeat(6)} | ${'-'.repeat(10)} |`,
     );
     for (const row of rows) {
       console.log(
-        `| ${pad(row.scenario, 34, true)} | ${pad(row.target, 28, true)} | ${pad(row.rps, 7)} | ${pad(row.p50, 6)} | ${pad(row.p99, 6)} | ${pad(row.errors, 6)} | ${pad(row.non2xx, 7)} | ${pad(row.rssMb, 6)} |`,
+        `| ${pad(row.scenario, 34, true)} | ${pad(row.target, 28, true)} | ${pad(row.rps, 7)} | ${pad(row.p50, 6)} | ${pad(row.p99, 6)} | ${pad(row.errors, 6)} | ${pad(row.non2xx, 7)} | ${pad(row.rssMb, 6)} | ${pad(row.cpuUsPerRequest, 10)} |`,
       );
     }
     console.log('');
