@@ -5,7 +5,7 @@ import { type SerializedError, stdSerializers } from 'pino';
 /**
  * Stack traces of the Lambda bundle, mapped back to the sources when an error is logged.
  * Node's `--enable-source-maps` does this for every stack, but it reads and indexes the
- * bundle's map while the bundle loads, which cost 360 ms of each cold start on Node 24
+ * bundle's map while the bundle loads, which cost 130–230 ms of each cold start on Node 24
  * (BENCHMARKS.md); here the map is read on the first error logged, and never when none is.
  *
  * Only positions in `bundle` are mapped (the bundle is this very file once built); run from
