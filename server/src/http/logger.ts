@@ -21,12 +21,13 @@ const LOGGER_LOCAL = 'logger';
  */
 export function httpLogger(logger: Logger): RequestHandler {
   return (req, res, next) => {
+    // Errors are logged for every request, warm-up ones included; answers for real ones only.
+    res.locals[LOGGER_LOCAL] = logger;
     if (isWarmUpRequest(req)) {
       next();
       return;
     }
     const started = performance.now();
-    res.locals[LOGGER_LOCAL] = logger;
     res.once('close', () => logAnswer(logger, req, res, started));
     next();
   };
