@@ -354,10 +354,10 @@ describe('the bundled handler on AWS', () => {
     });
     try {
       await cut.invoke(restApiEvent({ method: 'GET', url: '/v1/me' }));
-      const failed = cut.outputLines().find((line) => String(line.msg).startsWith('init failed')) as
-        | { err: { stack: string } }
-        | undefined;
-      const frames = (failed?.err.stack ?? '').split('\n').filter((line) => line.trim().startsWith('at '));
+      const failed = (await cut.waitForLine((line) => String(line.msg).startsWith('init failed'))) as {
+        err: { stack: string };
+      };
+      const frames = failed.err.stack.split('\n').filter((line) => line.trim().startsWith('at '));
       expect(frames.length).toBeGreaterThan(0);
       // No frame left in the minified bundle; each names a source of the repository instead.
       expect(frames.filter((frame) => frame.includes(`${bundle}:`))).toEqual([]);

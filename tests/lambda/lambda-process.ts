@@ -26,6 +26,14 @@ export interface LambdaProcess {
   invoke<Result>(event: object, handler: string): Promise<Invocation<Result>>;
   /** Every JSON line the function wrote to stdout so far (logs and EMF metrics). */
   outputLines(): Array<Record<string, unknown>>;
+  /**
+   * The first JSON line that `matches`, once it has arrived: stdout is a pipe of its own, so a
+   * line the function wrote before it returned may still be on its way when `invoke` resolves.
+   */
+  waitForLine(
+    matches: (line: Record<string, unknown>) => boolean,
+    timeoutMs?: number,
+  ): Promise<Record<string, unknown>>;
   stop(): Promise<void>;
 }
 
@@ -80,6 +88,13 @@ export async function startLambdaProcess(
       },
     );
   });
+  // Whole lines only: the last one may still be arriving.
+  const outputLines = () =>
+    stdout
+      .slice(0, stdout.lastIndexOf('\n') + 1)
+      .split('\n')
+      .filter((line) => line.startsWith('{'))
+      .map((line) => JSON.parse(line) as Record<string, unknown>);
   return {
     requireMs,
     invoke(event: object, handler?: string) {
@@ -89,11 +104,23 @@ export async function startLambdaProcess(
         child.send({ id, event, handler });
       });
     },
-    outputLines() {
-      return stdout
-        .split('\n')
-        .filter((line) => line.startsWith('{'))
-        .map((line) => JSON.parse(line) as Record<string, unknown>);
+    outputLines,
+    waitForLine(matches, timeoutMs = 10_000) {
+      return new Promise((resolve, reject) => {
+        const check = () => {
+          const line = outputLines().find(matches);
+          if (!line) return;
+          clearTimeout(timer);
+          child.stdout?.off('data', check);
+          resolve(line);
+        };
+        const timer = setTimeout(() => {
+          child.stdout?.off('data', check);
+          reject(new Error(`no such line within ${timeoutMs} ms; stdout:\n${stdout}`));
+        }, timeoutMs);
+        child.stdout?.on('data', check);
+        check();
+      });
     },
     async stop() {
       if (child.exitCode !== null) return;
