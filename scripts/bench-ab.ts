@@ -16,7 +16,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { ensureServerBuilt, killServer, type ServerProcess } from '../tests/helpers/server-process';
-import { drive, killAll, median, type Round, scenarioFor, seedFor, startReal } from './bench-http';
+import { drive, killAll, median, type Round, runBench, scenarioFor, seedFor, startReal } from './bench-http';
 
 const ROOT = path.resolve(__dirname, '..');
 
@@ -115,11 +115,4 @@ async function main(): Promise<void> {
   }
 }
 
-main().then(
-  () => process.exit(0),
-  (error: unknown) => {
-    console.error(error);
-    killAll();
-    process.exit(1);
-  },
-);
+runBench(main);

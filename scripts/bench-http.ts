@@ -1,6 +1,7 @@
 /**
- * What `npm run bench` (scripts/bench.ts) and the A/B bench (scripts/bench-ab.ts) share: real
- * server processes, seeding SQLite files through the store API, and autocannon scenarios.
+ * What `npm run bench` (scripts/bench.ts), the A/B bench (scripts/bench-ab.ts) and the
+ * profiler (scripts/bench-profile.ts) share: real server processes, seeding SQLite files
+ * through the store API, and autocannon scenarios.
  */
 import type { ChildProcess } from 'node:child_process';
 import { readFileSync } from 'node:fs';
@@ -50,6 +51,18 @@ for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) {
     killAll();
     process.exit(130);
   });
+}
+
+/** Runs a bench script's `main` to the end: exit 0, or print the error, kill every child and exit 1. */
+export function runBench(main: () => Promise<void>): void {
+  main().then(
+    () => process.exit(0),
+    (error: unknown) => {
+      console.error(error);
+      killAll();
+      process.exit(1);
+    },
+  );
 }
 
 export interface Target {
@@ -228,6 +241,20 @@ export function inboxPage(name: string, target: Target): Scenario {
   };
 }
 
+/** 50 connections acking distinct pending events, taken in turn from `ids`. */
+export function ackDistinct(target: Target, ids: string[], cursor: { next: number }): Scenario {
+  return {
+    name: 'ack distinct, 50 conn',
+    target,
+    connections: 50,
+    options: () => ({
+      url: target.baseUrl,
+      headers: { 'x-api-key': API_KEY },
+      requests: [ackRequest(ids, cursor)],
+    }),
+  };
+}
+
 /** Acks of distinct pending events, taken in turn from `ids`. */
 export function ackRequest(ids: string[], cursor: { next: number }): autocannon.Request {
   return {
@@ -285,16 +312,7 @@ export function scenarioFor(
     case 'inbox':
       return inboxPage(`inbox page 100 of ${SCENARIO_INBOX_EVENTS}, 10 conn`, target);
     case 'ack':
-      return {
-        name: 'ack distinct, 50 conn',
-        target,
-        connections: 50,
-        options: () => ({
-          url: target.baseUrl,
-          headers: { 'x-api-key': API_KEY },
-          requests: [ackRequest(ackIds, cursor)],
-        }),
-      };
+      return ackDistinct(target, ackIds, cursor);
     default:
       throw new Error(`unknown scenario ${kind}: ingest, ingest64, ack or inbox`);
   }

@@ -11,7 +11,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { ensureServerBuilt, killServer } from '../tests/helpers/server-process';
-import { drive, killAll, scenarioFor, seedFor, startReal } from './bench-http';
+import { drive, killAll, runBench, scenarioFor, seedFor, startReal } from './bench-http';
 
 interface ProfileNode {
   id: number;
@@ -103,11 +103,4 @@ async function main(): Promise<void> {
   console.log(`\nprofile: ${path.join(dir, written)}`);
 }
 
-main().then(
-  () => process.exit(0),
-  (error: unknown) => {
-    console.error(error);
-    killAll();
-    process.exit(1);
-  },
-);
+runBench(main);

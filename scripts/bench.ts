@@ -26,6 +26,7 @@ import { startDynamoDbLocal } from '../tests/helpers/dynamodb-local';
 import { ensureServerBuilt, killServer, type ServerProcess } from '../tests/helpers/server-process';
 import {
   API_KEY,
+  ackDistinct,
   ackRequest,
   drive,
   INBOX_PAYLOAD_JSON,
@@ -38,6 +39,7 @@ import {
   PAYLOAD_1KB,
   type Round,
   rssMb,
+  runBench,
   type Scenario,
   seedPending,
   sqliteSeedStore,
@@ -219,16 +221,7 @@ async function main(): Promise<void> {
           body: INGEST_BODY,
         }),
       },
-      {
-        name: 'ack distinct, 50 conn',
-        target: real.target,
-        connections: 50,
-        options: () => ({
-          url: real.target.baseUrl,
-          headers: { 'x-api-key': API_KEY },
-          requests: [ackRequest(ackIds, ackCursor)],
-        }),
-      },
+      ackDistinct(real.target, ackIds, ackCursor),
       inboxPage(`inbox page 100 of ${INBOX_SMALL}, 10 conn`, inboxSmall.target),
       inboxPage(`inbox page 100 of ${INBOX_LARGE}, 10 conn`, inboxLarge.target),
       {
@@ -332,8 +325,9 @@ async function main(): Promise<void> {
         rounds: list,
       };
     });
-    const rpsOf = (name: string, target: Target) =>
-      rows.find((row) => row.scenario === name && row.target === target.name)?.rps ?? 0;
+    const rowOf = (name: string, target: Target) =>
+      rows.find((row) => row.scenario === name && row.target === target.name);
+    const rpsOf = (name: string, target: Target) => rowOf(name, target)?.rps ?? 0;
     const ratio = (ours: number, ceiling: number) =>
       ceiling > 0 ? Math.round((ours / ceiling) * 100) / 100 : 0;
     const against = (ours: number, ceilingScenario: string) => ({
@@ -341,10 +335,9 @@ async function main(): Promise<void> {
       oursOverBare: ratio(ours, rpsOf(ceilingScenario, bare)),
     });
     const ingestRps = rpsOf('ingest 1 KB, 50 conn', real.target);
-    // The same comparison in server CPU per request (Express's over ours), which moves less
-    // than req/s with what else the machine runs.
-    const cpuOf = (name: string, target: Target) =>
-      rows.find((row) => row.scenario === name && row.target === target.name)?.cpuUsPerRequest ?? Number.NaN;
+    // The same comparison in server CPU per request (Express's over ours), steadier than
+    // req/s within one run (between runs both move with the machine).
+    const cpuOf = (name: string, target: Target) => rowOf(name, target)?.cpuUsPerRequest ?? Number.NaN;
     const expressCpu = cpuOf('ingest 1 KB, 50 conn', express);
     const inboxP99 = (name: string) => rows.find((row) => row.scenario === name)?.p99 ?? 0;
     const ratios = {
@@ -428,8 +421,7 @@ async function main(): Promise<void> {
     console.log(
       `soak at ${soakRate} req/s: errors ${soak.reduce((sum, w) => sum + w.errors + w.non2xx, 0)}, p99 by window ${soak.map((w) => w.p99).join(' / ')} ms, RSS at 10 s / 30 s / 60 s: ${rssAt(10)} / ${rssAt(30)} / ${rssAt(60)} MB, peak ${soakRssPeakMb} MB (sampled every 250 ms); the rounds' server after every scenario: ${afterEveryScenarioRssMb} MB`,
     );
-    const p99Of = (name: string, target: Target) =>
-      rows.find((row) => row.scenario === name && row.target === target.name)?.p99 ?? Number.NaN;
+    const p99Of = (name: string, target: Target) => rowOf(name, target)?.p99 ?? Number.NaN;
     const goals = [
       goal('ingest 1 KB / Express+json', ratios.ingest1kb.oursOverExpress, '>=', 0.6),
       goal('ingest 1 KB p99 ms, 50 conn', p99Of('ingest 1 KB, 50 conn', real.target), '<=', 10),
@@ -510,14 +502,7 @@ function goal(name: string, measured: number, op: '>=' | '<=', target: number) {
   return { name, measured, op, goal: target, met, verdict };
 }
 
-main().then(
-  () => process.exit(0),
-  (error: unknown) => {
-    console.error(error);
-    killAll();
-    process.exit(1);
-  },
-);
+runBench(main);
 
 /**
  * The ingest and inbox scenarios on the DynamoDB store, against DynamoDB Local started here.
