@@ -26,10 +26,13 @@ export interface BootOptions {
 }
 
 /**
- * The app on opened stores, warmed up (see http/warm-up.ts): what `npm start` (local.ts)
- * listens with and what each Lambda container (lambda.ts) serves.
+ * The app on opened stores, warmed up (see http/warm-up.ts) unless the config says to compile
+ * each operation's schemas on its first request: what `npm start` (local.ts) listens with and
+ * what each Lambda container (lambda.ts) serves.
  */
-export async function bootApp(options: BootOptions): Promise<{ app: Express; warmUp: WarmUpReport }> {
+export async function bootApp(
+  options: BootOptions,
+): Promise<{ app: Express; warmUp: WarmUpReport | undefined }> {
   const { config, stores, logger, spec } = options;
   const app = createApp({
     store: stores.events,
@@ -46,6 +49,7 @@ export async function bootApp(options: BootOptions): Promise<{ app: Express; war
     // All of Config: the app reads only its part of it (AppConfig), with the resolved secret.
     config: { ...config, cursorSecret: await stores.cursorSecret() },
   });
+  if (!config.compileValidatorsAtStart) return { app, warmUp: undefined };
   const report = await warmUp(app, spec.document.paths);
   if (report.unexpected.length > 0) logger.warn({ unexpected: report.unexpected }, 'warm-up missed routes');
   return { app, warmUp: report };

@@ -309,6 +309,14 @@ export interface Config {
    * AUTH_MODE is local, else JSON (production and anything that reads the output).
    */
   logFormat: 'pretty' | 'json';
+  /**
+   * Compile the validator's schemas for every operation before serving (http/warm-up.ts). True
+   * for `npm start`, which does it before it listens, and for a Lambda container made ahead of
+   * traffic (provisioned concurrency). False for a Lambda container made on demand, where the
+   * request that caused the cold start waits for its init: it and every first request to an
+   * operation then pay only for that operation's schemas, not for all of them.
+   */
+  compileValidatorsAtStart: boolean;
 }
 
 /** What readConfig needs to know of the process besides its environment. */
@@ -401,6 +409,7 @@ export function readConfig(
           },
     logLevel: env_.LOG_LEVEL,
     logFormat: env_.LOG_FORMAT ?? (terminal.stdoutIsTty && env_.AUTH_MODE === 'local' ? 'pretty' : 'json'),
+    compileValidatorsAtStart: true,
   };
 }
 
@@ -414,5 +423,6 @@ export function readLambdaConfig(env: NodeJS.ProcessEnv = process.env): Config {
   if (config.store !== 'dynamodb') {
     throw new ConfigError('Invalid configuration:\n  - TRIGGERS_STORE must be "dynamodb" on AWS Lambda');
   }
-  return config;
+  // Lambda sets it: on-demand, provisioned-concurrency or snap-start.
+  return { ...config, compileValidatorsAtStart: env.AWS_LAMBDA_INITIALIZATION_TYPE !== 'on-demand' };
 }

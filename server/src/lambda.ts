@@ -17,8 +17,10 @@ import { openDynamoStores } from './store/dynamodb/open';
  * AWS Lambda entry point (API Gateway REST API v1 or HTTP API v2 → this → DynamoDB).
  *
  * Everything is made once per container, at init: config, DynamoDB clients, the cursor
- * secret (one read, which also opens the connection to DynamoDB), the app, and the
- * validator's compiled schemas (warm-up). Invocations only run requests through it.
+ * secret (one read, which also opens the connection to DynamoDB), the app, and — in a
+ * container made ahead of traffic (provisioned concurrency) — the validator's compiled schemas
+ * (warm-up). A container made on demand compiles an operation's schemas on its first request
+ * instead (Config.compileValidatorsAtStart). Invocations only run requests through it.
  * A failed init (DynamoDB unreachable, say) is not kept: the next invocation tries again,
  * and meanwhile clients get a 503 in the error envelope rather than API Gateway's bare 502.
  */
@@ -71,7 +73,8 @@ async function start(log: Logger): Promise<Serve> {
       stage: config.stage,
       auth_mode: config.authMode,
       init_ms: Math.round(performance.now() - started),
-      warm_up: warmUp,
+      // Where the schemas are compiled: here, or on each operation's first request.
+      warm_up: warmUp ?? "on each operation's first request (on-demand init)",
     },
     'Triggers API ready on Lambda',
   );

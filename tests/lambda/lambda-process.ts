@@ -47,6 +47,9 @@ export async function startLambdaProcess(
       // Under faketime (`npm run test:future`) the bundle keeps the test's clock.
       ...sameClock(),
       AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true',
+      // As Lambda sets it for a container made for a request (a cold start); `env` may say
+      // provisioned-concurrency instead.
+      AWS_LAMBDA_INITIALIZATION_TYPE: 'on-demand',
       ...env,
       LAMBDA_BUNDLE: bundle,
     },

@@ -38,6 +38,7 @@ describe('readConfig', () => {
       metrics: undefined,
       logLevel: 'info',
       logFormat: 'json',
+      compileValidatorsAtStart: true,
     });
   });
 
@@ -46,6 +47,20 @@ describe('readConfig', () => {
     expect(readConfig({}, { stdoutIsTty: false }).logFormat).toBe('json');
     expect(readConfig({ AUTH_MODE: 'aws' }, { stdoutIsTty: true }).logFormat).toBe('json');
     expect(readLambdaConfig({ LOG_LEVEL: 'info' }).logFormat).toBe('json');
+  });
+
+  it('compiles every schema at start, except in a Lambda container made on demand', () => {
+    expect(readConfig({}).compileValidatorsAtStart).toBe(true);
+    expect(readLambdaConfig({ AWS_LAMBDA_INITIALIZATION_TYPE: 'on-demand' }).compileValidatorsAtStart).toBe(
+      false,
+    );
+    expect(
+      readLambdaConfig({ AWS_LAMBDA_INITIALIZATION_TYPE: 'provisioned-concurrency' })
+        .compileValidatorsAtStart,
+    ).toBe(true);
+    expect(readLambdaConfig({ AWS_LAMBDA_INITIALIZATION_TYPE: 'snap-start' }).compileValidatorsAtStart).toBe(
+      true,
+    );
   });
 
   it('takes LOG_FORMAT over the default, and refuses another value', () => {

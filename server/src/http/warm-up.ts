@@ -6,13 +6,18 @@ import { ALL_SCOPES } from '../store/key-store';
 import { requestIdOf } from './request-id';
 
 /**
- * Start-up warm-up. express-openapi-validator compiles a route's request and response
- * schemas on the first request to it (0.1–0.8 s each on a small machine); a real client should
- * never pay that. So the process sends itself one valid request per operation of the contract
- * and media type of its body (its documented example), in process (serverless-http, no socket). The validator checks it
- * — compiling the route's request schemas — and `stopWarmUp`, right after it, answers a
- * documented 400 through `res.json`, which compiles the route's response schemas. No handler
- * or store is reached.
+ * Start-up warm-up. express-openapi-validator compiles a route's request and response schemas
+ * on the first request to it (30–150 ms a route on a small machine). No client should pay that
+ * when nobody waits for the start: `npm start` warms up before it listens, and so does a Lambda
+ * container made for provisioned concurrency. A Lambda container made on demand skips it (see
+ * Config.compileValidatorsAtStart): the request that made the container waits for its init,
+ * and would pay for every route instead of its own.
+ *
+ * The process sends itself one valid request per operation of the contract and media type of
+ * its body (its documented example), in process (serverless-http, no socket). The validator
+ * checks it — compiling the route's request schemas — and `stopWarmUp`, right after it,
+ * answers a documented 400 through `res.json`, which compiles the route's response schemas. No
+ * handler or store is reached.
  *
  * Warm-up requests are marked with a symbol that only this module can set, so nothing that
  * arrives over HTTP can pass for one.
