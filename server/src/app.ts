@@ -54,7 +54,8 @@ const DAY_MS = 24 * 60 * 60 * 1000;
  * What the app takes of the configuration (config.ts reads and documents each setting), so a
  * setting the app needs is named here once and boot.ts passes the Config through as it is.
  * The failed-authentication limit, 'trust proxy' and CORS may be left unset (tests do): unset
- * turns them off; the lease settings unset take config.ts's defaults. The cursor secret is the resolved one: the configured secret, or the one the
+ * turns them off; the lease settings unset take config.ts's defaults; unset,
+ * compileValidatorsAtStart is true. The cursor secret is the resolved one: the configured secret, or the one the
  * store generated and keeps.
  */
 export type AppConfig = Pick<Config, 'authMode' | 'retentionDays' | 'rateLimit' | 'rateBurst'> &
@@ -69,6 +70,7 @@ export type AppConfig = Pick<Config, 'authMode' | 'retentionDays' | 'rateLimit' 
       | 'maxWaitingPerKey'
       | 'longPollIntervalMs'
       | 'readinessProbeIntervalMs'
+      | 'compileValidatorsAtStart'
     >
   > & {
     cursorSecret: string;
@@ -140,7 +142,11 @@ export function createApp({
     store,
     clock,
     retentionMs: config.retentionDays * DAY_MS,
-    validateEventInput: compileEventInputValidator(spec.document, validationMessages),
+    validateEventInput: compileEventInputValidator(
+      spec.document,
+      validationMessages,
+      config.compileValidatorsAtStart === false ? 'on first use' : 'now',
+    ),
     metrics,
     notifyAvailable: (tenantId) => {
       longPoll.notify(tenantId);

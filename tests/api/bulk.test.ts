@@ -51,6 +51,24 @@ describe('POST /v1/events/bulk', () => {
     expect(await pendingCount()).toBe(2);
   });
 
+  it('checks items just the same when the item schema is compiled on first use (a Lambda made on demand)', async () => {
+    await t.close();
+    t = await createTestApp({ compileValidatorsAtStart: false });
+
+    const res = await bulk([item(0, { extra: 1 }), item(1), item(2, { event_type: '' })], 200);
+
+    expect(res.body.successful.map((s: { index: number }) => s.index)).toEqual([1]);
+    expect(
+      res.body.failed.map((f: { index: number; error: { details: { errors: Array<{ path: string }> } } }) => [
+        f.index,
+        f.error.details.errors[0]?.path,
+      ]),
+    ).toEqual([
+      [0, '/items/0/extra'],
+      [2, '/items/2/event_type'],
+    ]);
+  });
+
   it('honours each item idempotency key: replays, and 422 for another body, item by item', async () => {
     const first = await bulk([item(0, { metadata: { idempotency_key: 'a' } })], 200);
     const res = await bulk(
