@@ -21,6 +21,12 @@ const validatorUtil = require('express-openapi-validator/dist/middlewares/util')
 const metaSchema = require('express-openapi-validator/dist/framework/openapi.schema.validator') as {
   OpenAPISchemaValidator: new (...args: unknown[]) => unknown;
 };
+const ajvCore = require(
+  require.resolve('ajv/dist/core', { paths: [require.resolve('express-openapi-validator')] }),
+) as { default: { prototype: { getSchema: (key: string) => unknown } } };
+const preprocessor = require('express-openapi-validator/dist/middlewares/parsers/schema.preprocessor') as {
+  SchemaPreprocessor: { prototype: { resolveSchema: (schema: unknown) => unknown } };
+};
 const pathToRegexp = require(
   require.resolve('path-to-regexp', { paths: [require.resolve('express-openapi-validator')] }),
 ) as { pathToRegexp: (...args: unknown[]) => unknown };
@@ -75,6 +81,43 @@ describe('patches to dependencies', () => {
     // Assess
     expect(firstRequest).toBeGreaterThan(0);
     expect(compiled.mock.calls.length).toBe(firstRequest);
+  });
+
+  it('looks up the component schemas it resolves while preprocessing the contract, without compiling them', async () => {
+    // Prepare: Ajv's getSchema compiles what it returns. Record what it is asked for from inside
+    // the preprocessor's resolveSchema, which asked it for every component schema before.
+    const resolveSchema = preprocessor.SchemaPreprocessor.prototype.resolveSchema;
+    let resolving = 0;
+    let resolved = 0;
+    jest.spyOn(preprocessor.SchemaPreprocessor.prototype, 'resolveSchema').mockImplementation(function (
+      this: unknown,
+      schema,
+    ) {
+      resolving += 1;
+      try {
+        const found = resolveSchema.call(this, schema);
+        if ((schema as { $ref?: string } | null)?.$ref?.startsWith('#/components/schemas/') && found)
+          resolved += 1;
+        return found;
+      } finally {
+        resolving -= 1;
+      }
+    });
+    const compiledWhileResolving: string[] = [];
+    const getSchema = ajvCore.default.prototype.getSchema;
+    jest.spyOn(ajvCore.default.prototype, 'getSchema').mockImplementation(function (this: unknown, key) {
+      if (resolving > 0) compiledWhileResolving.push(key);
+      return getSchema.call(this, key);
+    });
+    t = await createTestApp();
+
+    // Act: the first request makes the validator preprocess the contract.
+    const res = await request(t.app).get('/v1/inbox').set('X-API-Key', DEV_KEY);
+
+    // Assess
+    expect(res.status).toBe(200);
+    expect(resolved).toBeGreaterThan(0);
+    expect(compiledWhileResolving.filter((key) => key.startsWith('#/components/schemas/'))).toEqual([]);
   });
 
   it('shares one compiled validator between roots of the same schema, none carrying the paths', async () => {
