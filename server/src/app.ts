@@ -138,22 +138,20 @@ export function createApp({
   if (shutdown?.aborted) longPoll.shutdown();
   else shutdown?.addEventListener('abort', () => longPoll.shutdown(), { once: true });
   const validationMessages = new ValidationMessages(spec.document);
+  // Our own schemas (bulk items, CloudEvents): see Config.compileValidatorsAtStart.
+  const compileWhen = config.compileValidatorsAtStart === false ? 'on first use' : 'now';
   const events = new EventsService({
     store,
     clock,
     retentionMs: config.retentionDays * DAY_MS,
-    validateEventInput: compileEventInputValidator(
-      spec.document,
-      validationMessages,
-      config.compileValidatorsAtStart === false ? 'on first use' : 'now',
-    ),
+    validateEventInput: compileEventInputValidator(spec.document, validationMessages, compileWhen),
     metrics,
     notifyAvailable: (tenantId) => {
       longPoll.notify(tenantId);
       onEventsCreated?.();
     },
   });
-  const cloudEvents = new CloudEventReader(spec.document);
+  const cloudEvents = new CloudEventReader(spec.document, compileWhen);
   const cursors = new CursorCodec(config.cursorSecret);
   const inbox = new InboxService(store, cursors, longPoll);
   const subscriptions = new SubscriptionsService({

@@ -450,6 +450,20 @@ describe('CloudEvents in: POST /v1/events and /v1/events/bulk', () => {
       );
     });
 
+    it('reads them just the same when the CloudEvent schema is compiled on first use (a Lambda made on demand)', async () => {
+      // Prepare
+      await t.close();
+      t = await createTestApp({ compileValidatorsAtStart: false });
+
+      // Act
+      const bad = await send(structuredWith({ time: '2026-11-27 15:30:00Z' }), 400);
+      const good = await send(HTTP.structured(orderCreated()), 201);
+
+      // Assess
+      expect(problem(bad).paths).toEqual(['/body/time']);
+      expect(await read(good.body.event_id)).toMatchObject({ source: SOURCE, event_type: 'order.created' });
+    });
+
     it('lists every attribute to fix, the most basic first', async () => {
       // Act
       const res = await send(structuredWith({ id: undefined, specversion: '2.0', data: 'x' }), 400);

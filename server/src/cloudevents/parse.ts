@@ -1,7 +1,7 @@
 import type { IncomingHttpHeaders } from 'node:http';
-import Ajv2020, { type ErrorObject } from 'ajv/dist/2020';
-import addFormats from 'ajv-formats';
+import type { ErrorObject } from 'ajv/dist/2020';
 import { fullFormats } from 'ajv-formats/dist/formats';
+import { type CompileWhen, componentValidator } from '../component-schema';
 import { type FieldError, ValidationError } from '../errors';
 import type { components } from '../generated/triggers';
 
@@ -98,28 +98,24 @@ export function fromBinaryMode(
  * fails alone.
  */
 export class CloudEventReader {
-  private readonly validate;
+  private readonly validator;
 
-  constructor(specDocument: Record<string, unknown>) {
-    // No meta-schema check: the contract is linted in npm test.
-    const ajv = new Ajv2020({ allErrors: true, strict: false, validateSchema: false });
-    addFormats(ajv);
-    // RFC 3339 separates date and time with a "T" (ajv-formats also takes a space).
-    const dateTime = fullFormats['date-time'] as { validate: (text: string) => boolean };
-    ajv.addFormat(
-      'date-time',
-      (text: string) => /^\d{4}-\d\d-\d\d[Tt]/.test(text) && dateTime.validate(text),
-    );
-    ajv.addSchema({ $id: 'triggers.v1', components: specDocument.components });
-    const validate = ajv.getSchema('triggers.v1#/components/schemas/CloudEvent');
-    if (!validate) throw new Error('the contract has no components.schemas.CloudEvent');
-    this.validate = validate;
+  constructor(specDocument: Record<string, unknown>, when: CompileWhen = 'now') {
+    this.validator = componentValidator(specDocument, 'CloudEvent', when, (ajv) => {
+      // RFC 3339 separates date and time with a "T" (ajv-formats also takes a space).
+      const dateTime = fullFormats['date-time'] as { validate: (text: string) => boolean };
+      ajv.addFormat(
+        'date-time',
+        (text: string) => /^\d{4}-\d\d-\d\d[Tt]/.test(text) && dateTime.validate(text),
+      );
+    });
   }
 
   /** The CloudEvent, or a ValidationError naming the attribute to fix. */
   read(value: unknown, shape: CloudEventShape = structuredShape()): CloudEvent {
-    if (this.validate(value)) return value as CloudEvent;
-    const problems = (this.validate.errors ?? []).map((error) => describe(error, value, shape));
+    const validate = this.validator();
+    if (validate(value)) return value as CloudEvent;
+    const problems = (validate.errors ?? []).map((error) => describe(error, value, shape));
     problems.sort((a, b) => a.rank - b.rank);
     // One error per attribute: the first, most telling, of its messages.
     const errors: FieldError[] = [];

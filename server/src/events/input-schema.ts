@@ -1,32 +1,20 @@
-import Ajv2020 from 'ajv/dist/2020';
-import addFormats from 'ajv-formats';
+import { type CompileWhen, componentValidator } from '../component-schema';
 import type { FieldError } from '../errors';
 import type { ValidationMessages } from '../validation-messages';
 
 /**
  * A validator for one `EventInput` compiled from the contract itself. Bulk ingest needs it:
  * there the contract only requires `items` to hold objects, and each item is checked on its
- * own so that a bad item fails alone. Compiled `now`, or on its first use: a Lambda container
- * made on demand does not make its first request wait for a schema that only bulk ingest
- * reads (Config.compileValidatorsAtStart).
+ * own so that a bad item fails alone.
  */
 export function compileEventInputValidator(
   specDocument: Record<string, unknown>,
   messages: ValidationMessages,
-  when: 'now' | 'on first use' = 'now',
+  when: CompileWhen = 'now',
 ): (value: unknown, basePath: string) => FieldError[] {
-  const compile = () => {
-    // No meta-schema check: the contract is linted in npm test, and it would double the cost of start-up.
-    const ajv = new Ajv2020({ allErrors: true, strict: false, validateSchema: false });
-    addFormats(ajv);
-    ajv.addSchema({ $id: 'triggers.v1', components: specDocument.components });
-    const validate = ajv.getSchema('triggers.v1#/components/schemas/EventInput');
-    if (!validate) throw new Error('the contract has no components.schemas.EventInput');
-    return validate;
-  };
-  let validate = when === 'now' ? compile() : undefined;
+  const validator = componentValidator(specDocument, 'EventInput', when);
   return (value, basePath) => {
-    validate ??= compile();
+    const validate = validator();
     if (validate(value)) return [];
     // Named as the request validator names them: the path ends at the unknown or missing field.
     const errors = (validate.errors ?? []).map((error) => {
