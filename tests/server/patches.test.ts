@@ -3,6 +3,7 @@ import { readdirSync } from 'node:fs';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import request from 'supertest';
+import { loadSpec } from '../../server/src/spec';
 import { createTestApp, DEV_KEY, type TestApp } from '../helpers/test-app';
 
 // What patches/ changes in express-openapi-validator, checked on the installed package and
@@ -27,6 +28,11 @@ const ajvCore = require(
 const preprocessor = require('express-openapi-validator/dist/middlewares/parsers/schema.preprocessor') as {
   SchemaPreprocessor: { prototype: { resolveSchema: (schema: unknown) => unknown } };
 };
+const refParser = require(
+  require.resolve('@apidevtools/json-schema-ref-parser', {
+    paths: [require.resolve('express-openapi-validator')],
+  }),
+) as { bundle: (document: object) => Promise<object> };
 const pathToRegexp = require(
   require.resolve('path-to-regexp', { paths: [require.resolve('express-openapi-validator')] }),
 ) as { pathToRegexp: (...args: unknown[]) => unknown };
@@ -64,6 +70,44 @@ describe('patches to dependencies', () => {
     // Assess
     expect(res.status).toBe(200);
     expect(built).not.toHaveBeenCalled();
+  });
+
+  it('never runs $RefParser.bundle over the contract, which has no external reference to bundle', async () => {
+    // Prepare
+    const bundled = jest.spyOn(refParser, 'bundle');
+    t = await createTestApp();
+
+    // Act: the first request makes the validator load the contract.
+    const res = await request(t.app).get('/v1/me').set('X-API-Key', DEV_KEY);
+
+    // Assess
+    expect(res.status).toBe(200);
+    expect(bundled).not.toHaveBeenCalled();
+  });
+
+  it('loses nothing by it: bundling would only point each reference at the end of its chain', async () => {
+    // Prepare: our contract has aliases (InboxPage is a $ref to EventPage); the bundler points
+    // references to an alias at what it names, which Ajv resolves to the same schema.
+    const document = loadSpec().document;
+    const endOfChain = (ref: string): string => {
+      const target = ref
+        .slice(2)
+        .split('/')
+        .reduce<unknown>((node, key) => (node as Record<string, unknown>)[key], document) as {
+        $ref?: string;
+      };
+      return Object.keys(target).length === 1 && typeof target.$ref === 'string'
+        ? endOfChain(target.$ref)
+        : ref;
+    };
+    const followed = (value: unknown): unknown =>
+      JSON.parse(JSON.stringify(value), (key, ref) => (key === '$ref' ? endOfChain(ref) : ref));
+
+    // Act
+    const bundled = await refParser.bundle(structuredClone(document));
+
+    // Assess
+    expect(followed(bundled)).toEqual(followed(document));
   });
 
   it('compiles each route path into a regexp once, not again on every request', async () => {
