@@ -25,7 +25,7 @@ export interface BundleReport {
 export function bundleLambda(outDir: string): BundleReport {
   const serverRequire = createRequire(path.join(SERVER_DIR, 'package.json'));
   const report = bundle(path.join(SERVER_DIR, 'src/lambda.ts'), outDir, {
-    'mime-db': oneMimeDb(),
+    ...oneMimeDatabase(),
     // ono's ESM build ends in a CommonJS hack (`module.exports = Object.assign(...)`) that
     // throws once bundled; its CommonJS build is the one that works.
     '@jsdevtools/ono': serverRequire.resolve('@jsdevtools/ono/cjs/index.js'),
@@ -104,13 +104,21 @@ function packageOf(input: string): string {
 }
 
 /**
- * npm keeps four nested copies of mime-db (150 KB of JSON each) under express and its
- * dependencies, because another version sits at the top of node_modules. They are the same
- * database: bundle the one express uses, once.
+ * npm keeps nested copies of mime-db (150 KB of JSON each) and of mime-types under express and
+ * its dependencies (type-is, accepts, send), because other versions sit at the top of
+ * node_modules. They are the same database and the same mime-types 3: bundle the ones express
+ * uses, once. Each mime-types copy also builds its maps of all ~2,400 types when it is loaded,
+ * so the copies cost every cold start, not only bytes.
  */
-function oneMimeDb(): string {
+function oneMimeDatabase(): Record<'mime-db' | 'mime-types', string> {
   const expressRequire = createRequire(
     createRequire(path.join(SERVER_DIR, 'package.json')).resolve('express'),
   );
-  return path.dirname(createRequire(expressRequire.resolve('mime-types')).resolve('mime-db/package.json'));
+  const mimeTypes = path.dirname(expressRequire.resolve('mime-types/package.json'));
+  return {
+    'mime-types': mimeTypes,
+    'mime-db': path.dirname(
+      createRequire(path.join(mimeTypes, 'package.json')).resolve('mime-db/package.json'),
+    ),
+  };
 }

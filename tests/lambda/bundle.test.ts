@@ -215,6 +215,13 @@ describe('the bundled handler on AWS', () => {
     expect(readFileSync(bundle, 'utf8')).not.toMatch(/better-sqlite3|better_sqlite3/);
   });
 
+  it('bundles one copy of mime-db and of mime-types, where npm installs several', () => {
+    // Each copy of mime-types builds its maps of every type when loaded: a cold start paid for four.
+    const { sources } = JSON.parse(readFileSync(`${bundle}.map`, 'utf8')) as { sources: string[] };
+    expect(sources.filter((source) => source.endsWith('/mime-types/index.js'))).toHaveLength(1);
+    expect(sources.filter((source) => source.endsWith('/mime-db/db.json'))).toHaveLength(1);
+  });
+
   it('rejects the development key: AUTH_MODE is aws unless set otherwise', async () => {
     const res = await call(restApiEvent, {
       method: 'GET',
