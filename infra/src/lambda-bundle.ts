@@ -1,4 +1,4 @@
-import { copyFileSync, mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { copyFileSync, cpSync, mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import path from 'node:path';
 import { buildSync } from 'esbuild';
@@ -24,12 +24,18 @@ export interface BundleReport {
  */
 export function bundleLambda(outDir: string): BundleReport {
   const serverRequire = createRequire(path.join(SERVER_DIR, 'package.json'));
-  const report = bundle(path.join(SERVER_DIR, 'src/lambda.ts'), outDir, {
-    ...oneMimeDatabase(),
-    // ono's ESM build ends in a CommonJS hack (`module.exports = Object.assign(...)`) that
-    // throws once bundled; its CommonJS build is the one that works.
-    '@jsdevtools/ono': serverRequire.resolve('@jsdevtools/ono/cjs/index.js'),
-  });
+  const report = bundle(
+    path.join(SERVER_DIR, 'src/lambda.ts'),
+    outDir,
+    {
+      ...oneMimeDatabase(),
+      // ono's ESM build ends in a CommonJS hack (`module.exports = Object.assign(...)`) that
+      // throws once bundled; its CommonJS build is the one that works.
+      '@jsdevtools/ono': serverRequire.resolve('@jsdevtools/ono/cjs/index.js'),
+    },
+    [ICONV_TABLES],
+  );
+  shipIconvTables(outDir);
   const specYaml = readFileSync(path.join(REPO_ROOT, 'openapi/triggers.v1.yaml'), 'utf8');
   writeFileSync(path.join(outDir, BUNDLED_SPEC_YAML), specYaml);
   writeFileSync(path.join(outDir, BUNDLED_SPEC_JSON), JSON.stringify(parse(specYaml)));
@@ -54,8 +60,32 @@ export function bundleDeliveryLambda(outDir: string): BundleReport {
   return report;
 }
 
+/**
+ * iconv-lite's code-page tables (Shift JIS, GBK, Big5…: 400 KB once bundled, a fifth of the
+ * bundle), which it requires only when it decodes such a charset. JSON bodies are UTF-8, -16
+ * or -32 (body-parser answers 415 to any other charset), so no request reads them; bundled,
+ * every cold start would still parse them. They ship beside index.js instead, where their
+ * `require('./tables/….json')` finds them should one ever be needed.
+ */
+const ICONV_TABLES = './tables/*.json';
+
+function shipIconvTables(outDir: string): void {
+  const bodyParser = createRequire(
+    createRequire(path.join(SERVER_DIR, 'package.json')).resolve('express'),
+  ).resolve('body-parser');
+  const iconv = createRequire(bodyParser).resolve('iconv-lite/package.json');
+  cpSync(path.join(path.dirname(iconv), 'encodings/tables'), path.join(outDir, 'tables'), {
+    recursive: true,
+  });
+}
+
 /** One entry point into `outDir/index.js`, minified with a linked source map, as Lambda loads it. */
-function bundle(entryPoint: string, outDir: string, alias: Record<string, string>): BundleReport {
+function bundle(
+  entryPoint: string,
+  outDir: string,
+  alias: Record<string, string>,
+  external: string[] = [],
+): BundleReport {
   mkdirSync(outDir, { recursive: true });
   const indexPath = path.join(outDir, 'index.js');
   const result = buildSync({
@@ -77,6 +107,7 @@ function bundle(entryPoint: string, outDir: string, alias: Record<string, string
     metafile: true,
     logLevel: 'error',
     alias,
+    external,
   });
   // Sources named from the repository's root (server/src/app.ts, node_modules/express/...),
   // not relative to the directory the bundle was built in: a mapped stack reads the same

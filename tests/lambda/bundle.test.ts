@@ -1,4 +1,4 @@
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { type BundleReport, bundleLambda } from '../../infra/src/lambda-bundle';
@@ -220,6 +220,20 @@ describe('the bundled handler on AWS', () => {
     const { sources } = JSON.parse(readFileSync(`${bundle}.map`, 'utf8')) as { sources: string[] };
     expect(sources.filter((source) => source.endsWith('/mime-types/index.js'))).toHaveLength(1);
     expect(sources.filter((source) => source.endsWith('/mime-db/db.json'))).toHaveLength(1);
+  });
+
+  it("ships iconv-lite's code-page tables beside index.js, where its requires find them, not inside it", () => {
+    const code = readFileSync(bundle, 'utf8');
+    const required = [...code.matchAll(/require\("\.\/tables\/([\w-]+\.json)"\)/g)].map((match) => match[1]);
+    expect(new Set(required)).toEqual(new Set(readdirSync(path.join(outDir, 'tables'))));
+    expect(required).toContain('shiftjis.json');
+    // Each is iconv-lite's own file, as it would read it from node_modules.
+    const tables = path.join(path.dirname(require.resolve('iconv-lite/package.json')), 'encodings/tables');
+    for (const file of required) {
+      expect(readFileSync(path.join(outDir, 'tables', file as string))).toEqual(
+        readFileSync(path.join(tables, file as string)),
+      );
+    }
   });
 
   it('rejects the development key: AUTH_MODE is aws unless set otherwise', async () => {
