@@ -6,7 +6,7 @@ import request from 'supertest';
 import { REDOC_FOOTER_LOGO_URL } from '../../server/src/docs/redoc-script';
 import { loadSpec } from '../../server/src/spec';
 import { checked } from '../helpers/contract';
-import { createTestApp, DEV_KEY, TEST_STORE, type TestApp } from '../helpers/test-app';
+import { createTestApp, DEV_KEY, TEST_SPEC, TEST_STORE, type TestApp } from '../helpers/test-app';
 
 interface RawAnswer {
   status: number;
@@ -197,6 +197,22 @@ describe('Routing and the envelope', () => {
   it('answers 400 for limit=Infinity', async () => {
     const res = await checked(request(t.app).get('/v1/inbox?limit=Infinity').set('X-API-Key', DEV_KEY), 400);
     expect(res.status).toBe(400);
+  });
+
+  it('leaves the contract it validates against as it was: the validator annotates a copy', async () => {
+    // Act: requests that make the validator prepare and compile its schemas.
+    await checked(
+      request(t.app)
+        .post('/v1/events')
+        .set('X-API-Key', DEV_KEY)
+        .send({ source: 's', event_type: 't', payload: {} }),
+      201,
+    );
+    await checked(request(t.app).get('/v1/inbox').set('X-API-Key', DEV_KEY), 200);
+    await checked(request(t.app).post('/v1/events').set('X-API-Key', DEV_KEY).send({ source: 's' }), 400);
+
+    // Assess
+    expect(TEST_SPEC.document).toEqual(loadSpec().document);
   });
 
   it('sends no X-Powered-By header', async () => {

@@ -30,7 +30,9 @@ export const TEST_CURSOR_SECRET = 'test-cursor-secret-0123456789abcdef';
 /** Which store the API tests run on: SQLite, or DynamoDB (the jest project `api-on-dynamodb`). */
 export const TEST_STORE = process.env.TRIGGERS_TEST_STORE === 'dynamodb' ? 'dynamodb' : 'sqlite';
 
-const spec = loadSpec();
+/** The contract every test app validates against: loaded once, shared by them all. */
+export const TEST_SPEC = loadSpec();
+const spec = TEST_SPEC;
 
 export interface TestApp {
   app: Express;

@@ -9,8 +9,8 @@ import type { OpenAPIV3 } from 'express-openapi-validator/dist/framework/types';
  */
 export function openApiValidator(spec: unknown): RequestHandler[] {
   return OpenApiValidator.middleware({
-    // The validator annotates the document it is given; hand it a private copy.
-    apiSpec: structuredClone(spec) as OpenAPIV3.DocumentV3_1,
+    // The validator annotates a deep copy of it (its own cloneDeep), never the document itself.
+    apiSpec: spec as OpenAPIV3.DocumentV3_1,
     validateRequests: {
       allErrors: true,
       allowUnknownQueryParameters: false,
