@@ -19,6 +19,8 @@ export function openApiValidator(spec: unknown): RequestHandler[] {
     },
     validateResponses: { removeAdditional: false },
     validateSecurity: false,
+    // The contract takes no multipart body: no multer middleware in every request's path.
+    fileUploader: false,
     // The contract is linted (Redocly, Spectral) in npm test; checking it against the OpenAPI
     // meta-schema again at every start would cost ~0.3 s of a Lambda cold start.
     validateApiSpec: false,
