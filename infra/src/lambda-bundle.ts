@@ -8,6 +8,9 @@ import { BUNDLED_VERSION_FILE } from '../../server/src/version';
 
 const REPO_ROOT = path.resolve(__dirname, '../..');
 const SERVER_DIR = path.join(REPO_ROOT, 'server');
+/** Resolves packages as the server does, and as express does (its nested dependencies). */
+const serverRequire = createRequire(path.join(SERVER_DIR, 'package.json'));
+const expressRequire = createRequire(serverRequire.resolve('express'));
 
 export interface BundleReport {
   /** The bundle itself, `index.js`. */
@@ -18,12 +21,12 @@ export interface BundleReport {
 }
 
 /**
- * Bundles the Lambda handler (server/src/lambda.ts) into `outDir/index.js` with the contract
- * and the Redoc page beside it. The CDK stack deploys exactly this (local bundling, no
- * Docker), and the tests load exactly this, so what is tested is what ships.
+ * Bundles the Lambda handler (server/src/lambda.ts) into `outDir/index.js` with the contract,
+ * the Redoc page and iconv-lite's code-page tables beside it. The CDK stack deploys exactly
+ * this (local bundling, no Docker), and the tests load exactly this, so what is tested is what
+ * ships.
  */
 export function bundleLambda(outDir: string): BundleReport {
-  const serverRequire = createRequire(path.join(SERVER_DIR, 'package.json'));
   const report = bundle(
     path.join(SERVER_DIR, 'src/lambda.ts'),
     outDir,
@@ -70,10 +73,7 @@ export function bundleDeliveryLambda(outDir: string): BundleReport {
 const ICONV_TABLES = './tables/*.json';
 
 function shipIconvTables(outDir: string): void {
-  const bodyParser = createRequire(
-    createRequire(path.join(SERVER_DIR, 'package.json')).resolve('express'),
-  ).resolve('body-parser');
-  const iconv = createRequire(bodyParser).resolve('iconv-lite/package.json');
+  const iconv = createRequire(expressRequire.resolve('body-parser')).resolve('iconv-lite/package.json');
   cpSync(path.join(path.dirname(iconv), 'encodings/tables'), path.join(outDir, 'tables'), {
     recursive: true,
   });
@@ -136,15 +136,13 @@ function packageOf(input: string): string {
 
 /**
  * npm keeps nested copies of mime-db (150 KB of JSON each) and of mime-types under express and
- * its dependencies (type-is, accepts, send), because other versions sit at the top of
- * node_modules. They are the same database and the same mime-types 3: bundle the ones express
- * uses, once. Each mime-types copy also builds its maps of all ~2,400 types when it is loaded,
- * so the copies cost every cold start, not only bytes.
+ * its dependencies, because other versions sit at the top of node_modules: four copies of
+ * mime-types 3.0.2 (express, type-is, accepts, send) and one of 2.1.35 (under multer, which
+ * `fileUploader: false` never runs; its use, `lookup`, is the same in 3). Bundle the ones
+ * express uses, once. Each mime-types copy also builds its maps of all ~2,400 types when it is
+ * loaded, so the copies cost every cold start, not only bytes.
  */
 function oneMimeDatabase(): Record<'mime-db' | 'mime-types', string> {
-  const expressRequire = createRequire(
-    createRequire(path.join(SERVER_DIR, 'package.json')).resolve('express'),
-  );
   const mimeTypes = path.dirname(expressRequire.resolve('mime-types/package.json'));
   return {
     'mime-types': mimeTypes,

@@ -769,13 +769,19 @@ describe('TriggersStack context checks', () => {
 });
 
 describe('TriggersStack with real bundling', () => {
-  /** The files of the asset a function deploys, and whether each is the same as in `expected`. */
-  function assetOf(app: App, fn: Resource, expected: string) {
+  /** The files of the asset a function deploys, each checked to be the same as in `expected`. */
+  function assetOf(app: App, fn: Resource, expected: string): string[] {
     const hash = String(fn.Properties.Code.S3Key).replace(/\.zip$/, '');
     const asset = path.join(app.outdir, `asset.${hash}`);
-    const files = readdirSync(asset).sort();
+    // Every file, in subfolders too (the API's iconv-lite tables sit in tables/).
+    const filesIn = (dir: string) =>
+      readdirSync(dir, { recursive: true, withFileTypes: true })
+        .filter((entry) => entry.isFile())
+        .map((entry) => path.relative(dir, path.join(entry.parentPath, entry.name)))
+        .sort();
+    const files = filesIn(asset);
     expect(files).toContain('index.js');
-    expect(files).toEqual(readdirSync(expected).sort());
+    expect(files).toEqual(filesIn(expected));
     // The source map is left out: it names the sources relative to wherever it was built.
     for (const file of files.filter((name) => !name.endsWith('.map'))) {
       expect({
@@ -786,6 +792,7 @@ describe('TriggersStack with real bundling', () => {
         same: true,
       });
     }
+    return files;
   }
 
   it("deploys exactly bundleLambda's output for the API and bundleDeliveryLambda's for both delivery functions", () => {
@@ -800,7 +807,7 @@ describe('TriggersStack with real bundling', () => {
     // Assess
     const [, fn] = functionNamed(template, 'triggers-api-dev');
     expect(fn.Properties.Handler).toBe('index.handler');
-    assetOf(app, fn, api);
+    expect(assetOf(app, fn, api)).toContain('tables/shiftjis.json');
     const [, stream] = functionNamed(template, 'triggers-api-dev-webhook-stream');
     const [, sweep] = functionNamed(template, 'triggers-api-dev-webhook-sweep');
     expect(stream.Properties.Code).toEqual(sweep.Properties.Code);
