@@ -14,7 +14,7 @@ import {
   DEFAULT_READINESS_PROBE_INTERVAL_MS,
 } from './config';
 import { docsRouter } from './docs/routes';
-import { compileEventInputValidator } from './events/input-schema';
+import { eventInputValidator } from './events/input-schema';
 import { eventsRouter } from './events/routes';
 import { EventsService } from './events/service';
 import { Readiness } from './health/readiness';
@@ -144,7 +144,7 @@ export function createApp({
     store,
     clock,
     retentionMs: config.retentionDays * DAY_MS,
-    validateEventInput: compileEventInputValidator(spec.document, validationMessages, compileWhen),
+    validateEventInput: eventInputValidator(spec.document, validationMessages, compileWhen),
     metrics,
     notifyAvailable: (tenantId) => {
       longPoll.notify(tenantId);

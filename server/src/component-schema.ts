@@ -5,12 +5,13 @@ import addFormats from 'ajv-formats';
 export type CompileWhen = 'now' | 'on first use';
 
 /**
- * A validator for one of the contract's component schemas, on an Ajv of its own, for the
- * checks the request validator does not make: each item of a batch on its own, a CloudEvent
- * before the validator. Compiled `now`, or on first use: a Lambda container made on demand
- * does not make its first request wait for a schema that only some operations read.
+ * What gives the validator of one of the contract's component schemas, on an Ajv of its own,
+ * for the checks the request validator does not make: each item of a batch on its own, a
+ * CloudEvent before the validator. Compiled `now`, or on the getter's first call: a Lambda
+ * container made on demand does not make its first request wait for a schema that only some
+ * operations read.
  */
-export function componentValidator(
+export function componentValidatorGetter(
   specDocument: Record<string, unknown>,
   name: string,
   when: CompileWhen,

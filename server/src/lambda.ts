@@ -73,8 +73,9 @@ async function start(log: Logger): Promise<Serve> {
       stage: config.stage,
       auth_mode: config.authMode,
       init_ms: Math.round(performance.now() - started),
-      // Where the schemas are compiled: here, or on each operation's first request.
-      warm_up: warmUp ?? "on each operation's first request (on-demand init)",
+      // Where the validator's schemas are compiled: here (warm_up says how), or per operation.
+      validators_compiled: warmUp ? 'at init' : "on each operation's first request",
+      warm_up: warmUp,
     },
     'Triggers API ready on Lambda',
   );

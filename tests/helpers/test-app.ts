@@ -32,7 +32,6 @@ export const TEST_STORE = process.env.TRIGGERS_TEST_STORE === 'dynamodb' ? 'dyna
 
 /** The contract every test app validates against: loaded once, shared by them all. */
 export const TEST_SPEC = loadSpec();
-const spec = TEST_SPEC;
 
 export interface TestApp {
   app: Express;
@@ -155,7 +154,7 @@ export async function createTestApp(
     webhooks: backend.webhooks,
     ...options,
     clock: clock.read,
-    spec,
+    spec: TEST_SPEC,
     logger,
     longPoll,
     shutdown: shutdown.signal,

@@ -1,7 +1,7 @@
 import type { IncomingHttpHeaders } from 'node:http';
 import type { ErrorObject } from 'ajv/dist/2020';
 import { fullFormats } from 'ajv-formats/dist/formats';
-import { type CompileWhen, componentValidator } from '../component-schema';
+import { type CompileWhen, componentValidatorGetter } from '../component-schema';
 import { type FieldError, ValidationError } from '../errors';
 import type { components } from '../generated/triggers';
 
@@ -101,7 +101,7 @@ export class CloudEventReader {
   private readonly validator;
 
   constructor(specDocument: Record<string, unknown>, when: CompileWhen = 'now') {
-    this.validator = componentValidator(specDocument, 'CloudEvent', when, (ajv) => {
+    this.validator = componentValidatorGetter(specDocument, 'CloudEvent', when, (ajv) => {
       // RFC 3339 separates date and time with a "T" (ajv-formats also takes a space).
       const dateTime = fullFormats['date-time'] as { validate: (text: string) => boolean };
       ajv.addFormat(

@@ -1,4 +1,4 @@
-import { type CompileWhen, componentValidator } from '../component-schema';
+import { type CompileWhen, componentValidatorGetter } from '../component-schema';
 import type { FieldError } from '../errors';
 import type { ValidationMessages } from '../validation-messages';
 
@@ -7,12 +7,12 @@ import type { ValidationMessages } from '../validation-messages';
  * there the contract only requires `items` to hold objects, and each item is checked on its
  * own so that a bad item fails alone.
  */
-export function compileEventInputValidator(
+export function eventInputValidator(
   specDocument: Record<string, unknown>,
   messages: ValidationMessages,
   when: CompileWhen = 'now',
 ): (value: unknown, basePath: string) => FieldError[] {
-  const validator = componentValidator(specDocument, 'EventInput', when);
+  const validator = componentValidatorGetter(specDocument, 'EventInput', when);
   return (value, basePath) => {
     const validate = validator();
     if (validate(value)) return [];
