@@ -15,11 +15,13 @@ if (!endpoint)
 const clients = createDynamoClients({ region: 'us-east-1', endpoint });
 // The claim tests send up to 100 requests at once to the DynamoDB Local that the whole suite
 // shares, on two cores, sometimes while another test starts a JVM of its own: production's 2 s
-// per attempt (store/dynamodb/client.ts) then runs out, three times in a row, and the test
-// fails on timing, which it does not test. Its client waits longer.
-(
-  clients.base.config.requestHandler as { updateHttpClientConfig(key: 'requestTimeout', value: number): void }
-).updateHttpClientConfig('requestTimeout', 10_000);
+// per attempt and 1 s to connect (store/dynamodb/client.ts) then run out, three times in a
+// row, and the test fails on timing, which it does not test. Its client waits longer.
+const handler = clients.base.config.requestHandler as {
+  updateHttpClientConfig(key: 'requestTimeout' | 'connectionTimeout', value: number): void;
+};
+handler.updateHttpClientConfig('requestTimeout', 10_000);
+handler.updateHttpClientConfig('connectionTimeout', 10_000);
 
 /** A fresh, empty pair of tables for each test, and both stores over the events table. */
 async function makeDynamoStores() {
