@@ -1,5 +1,5 @@
 import { type ChildProcess, spawn } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, readlinkSync } from 'node:fs';
 import { type AddressInfo, createServer } from 'node:net';
 import path from 'node:path';
 import { ensureBuilt } from './build';
@@ -48,8 +48,11 @@ export function freePort(): Promise<number> {
 
 /**
  * Starts the real server (`node server/dist/local.js`, what `npm start` runs) on a free
- * port of 127.0.0.1 and resolves once GET /v1/health answers 200. Another process may take
- * the probed port in between: then it tries another one.
+ * port of 127.0.0.1 and resolves once GET /v1/health answers 200 from it. Another process may
+ * take the probed port in between: then it tries another one. (The server warms up for about
+ * half a second before it listens; a server of another test that took the port meanwhile
+ * would answer the health check, so on Linux the answer only counts once this process holds
+ * the listening socket.)
  */
 export async function startServer(
   env: Record<string, string>,
@@ -69,7 +72,7 @@ export async function startServer(
         },
         () => false,
       );
-      if (healthy) return server;
+      if (healthy && listensOn(server, Number(new URL(server.baseUrl).port))) return server;
       await new Promise((resolve) => setTimeout(resolve, 50));
     }
     lastOutput = server.output();
@@ -96,6 +99,33 @@ function spawnServer(env: Record<string, string>, port: string, entry: string): 
     child.once('error', () => resolve(null));
   });
   return { child, baseUrl: `http://127.0.0.1:${port}`, output: () => output, exited };
+}
+
+/**
+ * Whether `server`'s process holds the socket listening on 127.0.0.1:`port` (Linux: its file
+ * descriptors against /proc/net/tcp). Without /proc, assumed: the health check alone decides.
+ */
+function listensOn(server: ServerProcess, port: number): boolean {
+  const pid = server.child.pid;
+  if (pid === undefined || !existsSync('/proc/net/tcp') || !existsSync(`/proc/${pid}/fd`)) return true;
+  const wanted = `0100007F:${port.toString(16).toUpperCase().padStart(4, '0')}`;
+  // Columns: sl, local_address, rem_address, st (0A: LISTEN), …, inode (the tenth).
+  const inodes = readFileSync('/proc/net/tcp', 'utf8')
+    .split('\n')
+    .map((line) => line.trim().split(/\s+/))
+    .filter((fields) => fields[1] === wanted && fields[3] === '0A')
+    .map((fields) => `socket:[${fields[9]}]`);
+  try {
+    return readdirSync(`/proc/${pid}/fd`).some((fd) => {
+      try {
+        return inodes.includes(readlinkSync(`/proc/${pid}/fd/${fd}`));
+      } catch {
+        return false; // closed since the listing
+      }
+    });
+  } catch {
+    return false; // the process is gone
+  }
 }
 
 export function isRunning(server: ServerProcess): boolean {

@@ -17,10 +17,13 @@ async function runServer(logFormat: 'pretty' | 'json'): Promise<string[]> {
       TRIGGERS_SQLITE_PATH: path.join(dir, 'triggers.db'),
       LOG_FORMAT: logFormat,
     });
+    const started = server;
     const res = await fetch(`${server.baseUrl}/v1/events`, {
       method: 'POST',
       headers: { 'X-API-Key': DEV_KEY, 'Content-Type': 'application/json' },
       body: JSON.stringify({ source: 'shop' }),
+    }).catch((error: unknown) => {
+      throw new Error(`the request failed (${String(error)}); the server's output:\n${started.output()}`);
     });
     await res.arrayBuffer();
     expect(res.status).toBe(400);
