@@ -11,7 +11,6 @@ import { DEFAULT_LONG_POLL_INTERVAL_MS, DEFAULT_MAX_WAITING_PER_KEY } from '../.
 import { LongPoll } from '../../server/src/long-poll';
 import { loadSpec } from '../../server/src/spec';
 import { DynamoKeyStore } from '../../server/src/store/dynamodb/api-key-store';
-import { createDynamoClients } from '../../server/src/store/dynamodb/client';
 import { DynamoEventStore } from '../../server/src/store/dynamodb/event-store';
 import { createTables, deleteTables } from '../../server/src/store/dynamodb/tables';
 import { DynamoWebhookStore } from '../../server/src/store/dynamodb/webhook-store';
@@ -22,6 +21,7 @@ import { openSqliteDatabase } from '../../server/src/store/sqlite/database';
 import { SqliteEventStore } from '../../server/src/store/sqlite/event-store';
 import { SqliteWebhookStore } from '../../server/src/store/sqlite/webhook-store';
 import type { WebhookStore } from '../../server/src/store/webhook-store';
+import { patientDynamoClients } from './dynamodb-clients';
 import { FakeClock } from './fake-clock';
 
 export const DEV_KEY = 'test-api-key-12345';
@@ -92,7 +92,7 @@ async function dynamoBackend(clock: FakeClock): Promise<Backend> {
   const endpoint = process.env.TRIGGERS_DYNAMODB_ENDPOINT;
   if (!endpoint)
     throw new Error('TRIGGERS_DYNAMODB_ENDPOINT is not set: the jest global setup starts DynamoDB Local');
-  const clients = createDynamoClients({ region: 'us-east-1', endpoint });
+  const clients = patientDynamoClients(endpoint);
   const names = { events: `api-events-${randomUUID()}`, keys: `api-keys-${randomUUID()}` };
   await createTables(clients.base, names);
   const options = { client: clients.documents, tableName: names.events, clock: clock.read };

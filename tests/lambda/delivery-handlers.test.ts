@@ -13,6 +13,7 @@ import type { StoredSubscription } from '../../server/src/store/webhook-store';
 import { createDeliveryRuntime, type DeliveryContext } from '../../server/src/webhooks/aws/runtime';
 import { createStreamHandler } from '../../server/src/webhooks/aws/stream-handler';
 import { createSweepHandler } from '../../server/src/webhooks/aws/sweep-handler';
+import { patientDynamoClients } from '../helpers/dynamodb-clients';
 import { openStreamReader, type StreamReader } from '../helpers/dynamodb-stream';
 import { FakeClock } from '../helpers/fake-clock';
 import { startReceiver, type WebhookReceiver } from '../helpers/webhook-receiver';
@@ -27,7 +28,7 @@ import { startReceiver, type WebhookReceiver } from '../helpers/webhook-receiver
 const endpoint = process.env.TRIGGERS_DYNAMODB_ENDPOINT;
 if (!endpoint)
   throw new Error('TRIGGERS_DYNAMODB_ENDPOINT is not set: the jest global setup starts DynamoDB Local');
-const clients = createDynamoClients({ region: 'us-east-1', endpoint });
+const clients = patientDynamoClients(endpoint);
 
 const SECOND = 1_000;
 const DAY = 86_400_000;

@@ -6,22 +6,15 @@ import { DUE_SHARDS } from '../../server/src/store/dynamodb/item-keys';
 import { createTables, DUE_INDEX, deleteTables } from '../../server/src/store/dynamodb/tables';
 import { DynamoWebhookStore } from '../../server/src/store/dynamodb/webhook-store';
 import type { ClaimedDelivery } from '../../server/src/store/webhook-store';
+import { patientDynamoClients } from '../helpers/dynamodb-clients';
 import { FakeClock } from '../helpers/fake-clock';
 import { describeWebhookStore } from './webhook-conformance';
 
 const endpoint = process.env.TRIGGERS_DYNAMODB_ENDPOINT;
 if (!endpoint)
   throw new Error('TRIGGERS_DYNAMODB_ENDPOINT is not set: the jest global setup starts DynamoDB Local');
-const clients = createDynamoClients({ region: 'us-east-1', endpoint });
-// The claim tests send up to 100 requests at once to the DynamoDB Local that the whole suite
-// shares, on two cores, sometimes while another test starts a JVM of its own: production's 2 s
-// per attempt and 1 s to connect (store/dynamodb/client.ts) then run out, three times in a
-// row, and the test fails on timing, which it does not test. Its client waits longer.
-const handler = clients.base.config.requestHandler as {
-  updateHttpClientConfig(key: 'requestTimeout' | 'connectionTimeout', value: number): void;
-};
-handler.updateHttpClientConfig('requestTimeout', 10_000);
-handler.updateHttpClientConfig('connectionTimeout', 10_000);
+// Up to 100 claims at once: production's timeouts would fail the test on timing alone.
+const clients = patientDynamoClients(endpoint);
 
 /** A fresh, empty pair of tables for each test, and both stores over the events table. */
 async function makeDynamoStores() {

@@ -12,13 +12,14 @@ import {
   INBOX_INDEX,
 } from '../../server/src/store/dynamodb/tables';
 import type { NewEvent } from '../../server/src/store/event-store';
+import { patientDynamoClients } from '../helpers/dynamodb-clients';
 import { FakeClock } from '../helpers/fake-clock';
 import { describeEventStore } from './conformance';
 
 const endpoint = process.env.TRIGGERS_DYNAMODB_ENDPOINT;
 if (!endpoint)
   throw new Error('TRIGGERS_DYNAMODB_ENDPOINT is not set: the jest global setup starts DynamoDB Local');
-const clients = createDynamoClients({ region: 'us-east-1', endpoint });
+const clients = patientDynamoClients(endpoint);
 
 /** A fresh, empty pair of tables for each test. */
 async function makeDynamoStore(
