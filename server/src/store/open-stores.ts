@@ -1,6 +1,5 @@
 import type { Clock } from '../clock';
 import type { Config } from '../config';
-import { openDynamoStores } from './dynamodb/open';
 import type { EventStore } from './event-store';
 import type { KeyStore } from './key-store';
 import { openSqliteStores, type SqliteOpenOptions } from './sqlite/open';
@@ -28,6 +27,11 @@ export interface OpenedStores {
  * SQLite's native module (its types are fine: `import type` is erased).
  */
 export function openStores(config: Config, clock: Clock, options: SqliteOpenOptions = {}): OpenedStores {
-  if (config.store === 'dynamodb') return openDynamoStores(config, clock);
+  if (config.store === 'dynamodb') {
+    // Required here, not imported at the top: the AWS SDK is about 29 MB of a process's
+    // memory and part of its start-up, which a server on SQLite never uses.
+    const { openDynamoStores } = require('./dynamodb/open') as typeof import('./dynamodb/open');
+    return openDynamoStores(config, clock);
+  }
   return openSqliteStores(config, clock, options);
 }
