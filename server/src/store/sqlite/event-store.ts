@@ -34,24 +34,34 @@ import { GroupCommit } from './group-commit';
 const READINESS_PROBE_NAME = '__readiness_probe__';
 const READINESS_PROBE_BYTES = 4_096;
 
-interface EventRow {
-  tenant_id: string;
-  event_id: string;
-  created_at: number;
-  source: string;
-  event_type: string;
-  priority: string;
-  payload: string;
-  metadata: string;
-  status: string;
-  acknowledged_at: number | null;
-  expires_at: number;
-  delivery_count: number;
-  lease_id: string | null;
-  leased_until: number | null;
-  lease_started_at: number | null;
-  available_at: number;
-}
+/**
+ * An event row's columns, in the order every event read selects them. Reads return arrays
+ * (better-sqlite3's `raw` mode), not objects: building a 16-property object per row in the
+ * driver took a quarter of an inbox page's read (measured on 100,000 events, 101 rows: 440 → 330 µs).
+ */
+const EVENT_COLUMNS =
+  'tenant_id, event_id, created_at, source, event_type, priority, payload, metadata, status, ' +
+  'acknowledged_at, expires_at, delivery_count, lease_id, leased_until, lease_started_at, available_at';
+
+/** One row as EVENT_COLUMNS reads it. */
+type EventValues = [
+  tenantId: string,
+  eventId: string,
+  createdAt: number,
+  source: string,
+  eventType: string,
+  priority: string,
+  payload: string,
+  metadata: string,
+  status: string,
+  acknowledgedAt: number | null,
+  expiresAt: number,
+  deliveryCount: number,
+  leaseId: string | null,
+  leasedUntil: number | null,
+  leaseStartedAt: number | null,
+  availableAt: number,
+];
 
 interface SubscriptionMatchRow {
   subscription_id: string;
@@ -171,8 +181,7 @@ export class SqliteEventStore implements EventStore {
 
   get(tenantId: string, eventId: string): Promise<StoredEvent | undefined> {
     return withSqliteFaults(() => {
-      const row = this.sql.getEvent.get(tenantId, eventId, this.clock()) as EventRow | undefined;
-      return row ? toStoredEvent(row) : undefined;
+      return this.readRow(tenantId, eventId, this.clock());
     });
   }
 
@@ -191,8 +200,8 @@ export class SqliteEventStore implements EventStore {
         const row = this.readRow(tenantId, eventId, now);
         if (!row) return { kind: 'not_found' };
         // The same lease acked it before: this is a retry whose first answer was lost.
-        if (row.status === 'acknowledged' && leaseId !== undefined && row.lease_id === leaseId) {
-          return { kind: 'acked', acknowledgedAt: row.acknowledged_at ?? acknowledgedAt };
+        if (row.status === 'acknowledged' && leaseId !== undefined && row.leaseId === leaseId) {
+          return { kind: 'acked', acknowledgedAt: row.acknowledgedAt ?? acknowledgedAt };
         }
         return refusal(row);
       }),
@@ -208,7 +217,7 @@ export class SqliteEventStore implements EventStore {
         const clauses = filterClauses(query.filters, params);
         const select = this.statement('lease', clauses, () =>
           this.db.prepare(
-            `SELECT * FROM events
+            `SELECT ${EVENT_COLUMNS} FROM events
              WHERE tenant_id = @tenant_id AND status = 'pending' AND available_at <= @now AND expires_at > @now
              ${clauses.map((clause) => `AND ${clause}`).join(' ')}
              ORDER BY available_at, created_at, event_id
@@ -220,30 +229,30 @@ export class SqliteEventStore implements EventStore {
         // read is leased or made dead, so each round moves on to new rows.
         for (;;) {
           const want = query.limit - leased.length;
-          const rows = select.all({ ...params, limit: want }) as EventRow[];
-          for (const row of rows) {
-            if (row.delivery_count >= query.maxDeliveries) {
-              this.sql.markDead.run(row.tenant_id, row.event_id);
+          const events = (select.all({ ...params, limit: want }) as EventValues[]).map(toStoredEvent);
+          for (const event of events) {
+            if (event.deliveryCount >= query.maxDeliveries) {
+              this.sql.markDead.run(event.tenantId, event.eventId);
               continue;
             }
             const leaseId = randomUUID();
             this.sql.leaseEvent.run({
-              tenant_id: row.tenant_id,
-              event_id: row.event_id,
+              tenant_id: event.tenantId,
+              event_id: event.eventId,
               lease_id: leaseId,
               leased_until: leasedUntil,
               now,
             });
             leased.push({
-              ...toStoredEvent(row),
-              deliveryCount: row.delivery_count + 1,
+              ...event,
+              deliveryCount: event.deliveryCount + 1,
               leaseId,
               leasedUntil,
               availableAt: leasedUntil,
               leaseStartedAt: now,
             });
           }
-          if (rows.length < want || leased.length >= query.limit) return leased;
+          if (events.length < want || leased.length >= query.limit) return leased;
         }
       }),
     );
@@ -266,7 +275,7 @@ export class SqliteEventStore implements EventStore {
           available_at: now + delayMs,
           max_deliveries: maxDeliveries,
           now,
-        }) as Pick<EventRow, 'status' | 'delivery_count' | 'available_at'> | undefined;
+        }) as { status: string; delivery_count: number; available_at: number } | undefined;
         if (ended) {
           return {
             kind: 'nacked',
@@ -279,12 +288,12 @@ export class SqliteEventStore implements EventStore {
         if (!row) return { kind: 'not_found' };
         // Only this lease's own nack leaves an event dead, under this lease, with no lease end:
         // a retry of it answers what the first one did.
-        if (row.status === 'dead' && row.lease_id === leaseId && row.leased_until === null) {
+        if (row.status === 'dead' && row.leaseId === leaseId && row.leasedUntil === null) {
           return {
             kind: 'nacked',
             status: 'dead',
-            deliveryCount: row.delivery_count,
-            availableAt: row.available_at,
+            deliveryCount: row.deliveryCount,
+            availableAt: row.availableAt,
           };
         }
         return refusal(row);
@@ -313,8 +322,8 @@ export class SqliteEventStore implements EventStore {
         if (changed === 1) return { kind: 'extended', leasedUntil };
         const row = this.readRow(tenantId, eventId, now);
         if (!row) return { kind: 'not_found' };
-        if (row.status === 'pending' && row.lease_id === leaseId && row.lease_started_at !== null) {
-          return { kind: 'lease_too_long', maxLeasedUntil: row.lease_started_at + MAX_LEASE_MS };
+        if (row.status === 'pending' && row.leaseId === leaseId && row.leaseStartedAt !== null) {
+          return { kind: 'lease_too_long', maxLeasedUntil: row.leaseStartedAt + MAX_LEASE_MS };
         }
         return refusal(row);
       }),
@@ -329,7 +338,7 @@ export class SqliteEventStore implements EventStore {
         if (changed === 1) return { kind: 'redelivered' };
         const row = this.readRow(tenantId, eventId, now);
         if (!row) return { kind: 'not_found' };
-        return { kind: 'not_pending', status: toStatus(row.status), acknowledgedAt: row.acknowledged_at };
+        return { kind: 'not_pending', status: row.status, acknowledgedAt: row.acknowledgedAt };
       }),
     );
   }
@@ -354,7 +363,7 @@ export class SqliteEventStore implements EventStore {
       const unfiltered = source === undefined && eventType === undefined && priority === undefined;
       const statement = this.statement('pending', clauses, () =>
         this.db.prepare(
-          `SELECT * FROM events ${unfiltered ? 'INDEXED BY events_inbox' : ''}
+          `SELECT ${EVENT_COLUMNS} FROM events ${unfiltered ? 'INDEXED BY events_inbox' : ''}
            WHERE tenant_id = @tenant_id AND status = 'pending' AND +available_at <= @now AND expires_at > @now
            ${clauses.map((clause) => `AND ${clause}`).join(' ')}
            ORDER BY created_at, event_id
@@ -380,7 +389,7 @@ export class SqliteEventStore implements EventStore {
       const direction = query.order === 'desc' ? 'DESC' : 'ASC';
       const statement = this.statement(`events ${direction}`, clauses, () =>
         this.db.prepare(
-          `SELECT * FROM events
+          `SELECT ${EVENT_COLUMNS} FROM events
            WHERE tenant_id = @tenant_id AND expires_at > @now
            ${clauses.map((clause) => `AND ${clause}`).join(' ')}
            ORDER BY created_at ${direction}, event_id ${direction}
@@ -451,16 +460,20 @@ export class SqliteEventStore implements EventStore {
     }
   }
 
-  private readRow(tenantId: string, eventId: string, now: number): EventRow | undefined {
-    return this.sql.getEvent.get(tenantId, eventId, now) as EventRow | undefined;
+  private readRow(tenantId: string, eventId: string, now: number): StoredEvent | undefined {
+    const row = this.sql.getEvent.get(tenantId, eventId, now) as EventValues | undefined;
+    return row && toStoredEvent(row);
   }
 
-  /** One prepared statement per query and combination of filters, built once and reused. */
+  /**
+   * One prepared statement per query and combination of filters, built once and reused. Each
+   * reads EVENT_COLUMNS, and answers rows as EventValues.
+   */
   private statement(name: string, clauses: string[], prepare: () => Statement): Statement {
     const key = `${name}: ${clauses.join(' AND ')}`;
     let statement = this.statements.get(key);
     if (!statement) {
-      statement = prepare();
+      statement = prepare().raw(true);
       this.statements.set(key, statement);
     }
     return statement;
@@ -516,16 +529,16 @@ function afterClause(
 
 /** Reads one row more than the page: whether it exists is `hasMore`, without a second query. */
 function page(statement: Statement, params: Record<string, unknown>, limit: number): ListPendingResult {
-  const rows = statement.all({ ...params, limit: limit + 1 }) as EventRow[];
+  const rows = statement.all({ ...params, limit: limit + 1 }) as EventValues[];
   return { events: rows.slice(0, limit).map(toStoredEvent), hasMore: rows.length > limit };
 }
 
 /** Why a conditional write on an existing event changed nothing, when its lease is not the reason. */
-function refusal(row: EventRow): NotPending | LeaseMismatch {
-  const status = toStatus(row.status);
+function refusal(row: StoredEvent): NotPending | LeaseMismatch {
+  const { status } = row;
   return status === 'pending'
     ? { kind: 'lease_mismatch', status }
-    : { kind: 'not_pending', status, acknowledgedAt: row.acknowledged_at };
+    : { kind: 'not_pending', status, acknowledgedAt: row.acknowledgedAt };
 }
 
 function prepareStatements(db: SqliteDatabase) {
@@ -549,7 +562,9 @@ function prepareStatements(db: SqliteDatabase) {
          (tenant_id, event_id, created_at, source, event_type, priority, payload, metadata, status, acknowledged_at, expires_at, available_at)
        VALUES (@tenant_id, @event_id, @created_at, @source, @event_type, @priority, @payload, @metadata, 'pending', NULL, @expires_at, @created_at)`,
     ),
-    getEvent: db.prepare('SELECT * FROM events WHERE tenant_id = ? AND event_id = ? AND expires_at > ?'),
+    getEvent: db
+      .prepare(`SELECT ${EVENT_COLUMNS} FROM events WHERE tenant_id = ? AND event_id = ? AND expires_at > ?`)
+      .raw(true),
     ackEvent: db.prepare(
       `UPDATE events SET status = 'acknowledged', acknowledged_at = @at
        WHERE tenant_id = @tenant_id AND event_id = @event_id AND status = 'pending' AND expires_at > @now
@@ -620,24 +635,42 @@ function prepareStatements(db: SqliteDatabase) {
   };
 }
 
-function toStoredEvent(row: EventRow): StoredEvent {
+function toStoredEvent(row: EventValues): StoredEvent {
+  const [
+    tenantId,
+    eventId,
+    createdAt,
+    source,
+    eventType,
+    priority,
+    payloadJson,
+    metadata,
+    status,
+    acknowledgedAt,
+    expiresAt,
+    deliveryCount,
+    leaseId,
+    leasedUntil,
+    leaseStartedAt,
+    availableAt,
+  ] = row;
   return {
-    tenantId: row.tenant_id,
-    eventId: row.event_id,
-    createdAt: row.created_at,
-    source: row.source,
-    eventType: row.event_type,
-    payloadJson: row.payload,
-    priority: row.priority as Priority,
-    metadata: JSON.parse(row.metadata) as Record<string, unknown>,
-    status: toStatus(row.status),
-    acknowledgedAt: row.acknowledged_at,
-    expiresAt: row.expires_at,
-    deliveryCount: row.delivery_count,
-    leaseId: row.lease_id,
-    leasedUntil: row.leased_until,
-    availableAt: row.available_at,
-    leaseStartedAt: row.lease_started_at,
+    tenantId,
+    eventId,
+    createdAt,
+    source,
+    eventType,
+    payloadJson,
+    priority: priority as Priority,
+    metadata: JSON.parse(metadata) as Record<string, unknown>,
+    status: toStatus(status),
+    acknowledgedAt,
+    expiresAt,
+    deliveryCount,
+    leaseId,
+    leasedUntil,
+    availableAt,
+    leaseStartedAt,
   };
 }
 
