@@ -26,6 +26,8 @@ export interface LambdaProcess {
   invoke<Result>(event: object, handler: string): Promise<Invocation<Result>>;
   /** Every JSON line the function wrote to stdout so far (logs and EMF metrics). */
   outputLines(): Array<Record<string, unknown>>;
+  /** What the process wrote to stderr so far (Node's own warnings land there). */
+  errorOutput(): string;
   /**
    * The first JSON line that `matches`, once it has arrived: stdout is a pipe of its own, so a
    * line the function wrote before it returned may still be on its way when `invoke` resolves.
@@ -108,6 +110,7 @@ export async function startLambdaProcess(
       });
     },
     outputLines,
+    errorOutput: () => stderr,
     waitForLine(matches, timeoutMs = 10_000) {
       return new Promise((resolve, reject) => {
         const check = () => {
