@@ -18,7 +18,7 @@ export function modulesLoadedBy(script: string): string[] {
       process.exit(0);
     });
   `;
-  const run = spawnSync(process.execPath, ['-e', probe], { cwd: ROOT, encoding: 'utf8' });
+  const run = spawnSync(process.execPath, ['-e', probe], { cwd: ROOT, encoding: 'utf8', timeout: 30_000 });
   if (run.status !== 0) throw new Error(`the probe failed (${run.status}): ${run.stderr}`);
   return JSON.parse(run.stdout) as string[];
 }

@@ -121,18 +121,14 @@ describe('patches to dependencies', () => {
     // The reference: Node's own url.parse, which the patch replaced (it warns DEP0169 once here).
     const { parse } = require('node:url') as typeof import('node:url');
     const special = [...'/?#@\\:=&%\'"<>^`{|}[]!$()*+,;. \t\n\r\v\f\u0000\u001f\u00a0\ufeff\u2028é'];
-    const piece = fc.oneof(fc.constantFrom(...special), fc.string({ maxLength: 3 }));
+    const piece = fc.oneof(
+      fc.constantFrom(...special),
+      fc.string({ maxLength: 3 }),
+      fc.constant('\u00a0'.repeat(100)),
+    );
     const start = fc.constantFrom(
-      '',
-      '/',
-      '//',
-      '/v1/inbox',
-      'http://h',
-      'https://u@h:1',
-      'javascript:',
-      ' ',
-      '\\',
-      '@',
+      ...['', '/', '//', '///', '/v1/inbox', 'http://h', 'https://u@h:1', ' ', '\t', '\\', '@'],
+      ...['javascript:', ' JavaScript:', '\tjavascript:', '\u00a0\ufeff/', ' '.repeat(200)],
     );
     const urls = fc
       .tuple(start, fc.array(piece, { maxLength: 10 }))

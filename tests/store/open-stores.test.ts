@@ -4,7 +4,7 @@ import path from 'node:path';
 import { ensureBuilt } from '../helpers/build';
 import { modulesLoadedBy, packagesOf } from '../helpers/loaded-modules';
 
-/** The packages a fresh process of the built server loads to open `store` as `npm start` does. */
+/** The packages a fresh process loads to open `store` through the built server's openStores. */
 function packagesLoadedToOpen(store: 'sqlite' | 'dynamodb'): string[] {
   ensureBuilt('server', 'server/dist/local.js', ['server/src']);
   const dir = mkdtempSync(path.join(os.tmpdir(), 'open-stores-'));

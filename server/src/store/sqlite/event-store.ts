@@ -215,7 +215,7 @@ export class SqliteEventStore implements EventStore {
         const leasedUntil = now + query.visibilityTimeoutMs;
         const params: Record<string, unknown> = { tenant_id: query.tenantId, now };
         const clauses = filterClauses(query.filters, params);
-        const select = this.statement('lease', clauses, () =>
+        const select = this.eventStatement('lease', clauses, () =>
           this.db.prepare(
             `SELECT ${EVENT_COLUMNS} FROM events
              WHERE tenant_id = @tenant_id AND status = 'pending' AND available_at <= @now AND expires_at > @now
@@ -361,7 +361,7 @@ export class SqliteEventStore implements EventStore {
       // readily as events_inbox, walking over acknowledged events: name the index.
       const { source, eventType, priority } = query.filters;
       const unfiltered = source === undefined && eventType === undefined && priority === undefined;
-      const statement = this.statement('pending', clauses, () =>
+      const statement = this.eventStatement('pending', clauses, () =>
         this.db.prepare(
           `SELECT ${EVENT_COLUMNS} FROM events ${unfiltered ? 'INDEXED BY events_inbox' : ''}
            WHERE tenant_id = @tenant_id AND status = 'pending' AND +available_at <= @now AND expires_at > @now
@@ -387,7 +387,7 @@ export class SqliteEventStore implements EventStore {
         clauses.push(`status = '${toStatus(query.filters.status)}'`);
       }
       const direction = query.order === 'desc' ? 'DESC' : 'ASC';
-      const statement = this.statement(`events ${direction}`, clauses, () =>
+      const statement = this.eventStatement(`events ${direction}`, clauses, () =>
         this.db.prepare(
           `SELECT ${EVENT_COLUMNS} FROM events
            WHERE tenant_id = @tenant_id AND expires_at > @now
@@ -469,7 +469,7 @@ export class SqliteEventStore implements EventStore {
    * One prepared statement per query and combination of filters, built once and reused. Each
    * reads EVENT_COLUMNS, and answers rows as EventValues.
    */
-  private statement(name: string, clauses: string[], prepare: () => Statement): Statement {
+  private eventStatement(name: string, clauses: string[], prepare: () => Statement): Statement {
     const key = `${name}: ${clauses.join(' AND ')}`;
     let statement = this.statements.get(key);
     if (!statement) {
