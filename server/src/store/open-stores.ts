@@ -28,8 +28,8 @@ export interface OpenedStores {
  */
 export function openStores(config: Config, clock: Clock, options: SqliteOpenOptions = {}): OpenedStores {
   if (config.store === 'dynamodb') {
-    // Required here, not imported at the top: the AWS SDK is about 29 MB of a process's
-    // memory and part of its start-up, which a server on SQLite never uses.
+    // Required here, not imported at the top: the AWS SDK's 27 modules took about 0.1 s of
+    // every start (BENCHMARKS.md), which a server on SQLite never uses.
     const { openDynamoStores } = require('./dynamodb/open') as typeof import('./dynamodb/open');
     return openDynamoStores(config, clock);
   }

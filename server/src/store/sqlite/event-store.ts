@@ -181,7 +181,7 @@ export class SqliteEventStore implements EventStore {
 
   get(tenantId: string, eventId: string): Promise<StoredEvent | undefined> {
     return withSqliteFaults(() => {
-      return this.readRow(tenantId, eventId, this.clock());
+      return this.readEvent(tenantId, eventId, this.clock());
     });
   }
 
@@ -197,7 +197,7 @@ export class SqliteEventStore implements EventStore {
           lease_id: leaseId ?? null,
         }).changes;
         if (changed === 1) return { kind: 'acked', acknowledgedAt };
-        const row = this.readRow(tenantId, eventId, now);
+        const row = this.readEvent(tenantId, eventId, now);
         if (!row) return { kind: 'not_found' };
         // The same lease acked it before: this is a retry whose first answer was lost.
         if (row.status === 'acknowledged' && leaseId !== undefined && row.leaseId === leaseId) {
@@ -284,7 +284,7 @@ export class SqliteEventStore implements EventStore {
             availableAt: ended.available_at,
           };
         }
-        const row = this.readRow(tenantId, eventId, now);
+        const row = this.readEvent(tenantId, eventId, now);
         if (!row) return { kind: 'not_found' };
         // Only this lease's own nack leaves an event dead, under this lease, with no lease end:
         // a retry of it answers what the first one did.
@@ -320,7 +320,7 @@ export class SqliteEventStore implements EventStore {
           now,
         }).changes;
         if (changed === 1) return { kind: 'extended', leasedUntil };
-        const row = this.readRow(tenantId, eventId, now);
+        const row = this.readEvent(tenantId, eventId, now);
         if (!row) return { kind: 'not_found' };
         if (row.status === 'pending' && row.leaseId === leaseId && row.leaseStartedAt !== null) {
           return { kind: 'lease_too_long', maxLeasedUntil: row.leaseStartedAt + MAX_LEASE_MS };
@@ -336,7 +336,7 @@ export class SqliteEventStore implements EventStore {
         const now = this.clock();
         const changed = this.sql.redeliverEvent.run({ tenant_id: tenantId, event_id: eventId, now }).changes;
         if (changed === 1) return { kind: 'redelivered' };
-        const row = this.readRow(tenantId, eventId, now);
+        const row = this.readEvent(tenantId, eventId, now);
         if (!row) return { kind: 'not_found' };
         return { kind: 'not_pending', status: row.status, acknowledgedAt: row.acknowledgedAt };
       }),
@@ -460,7 +460,7 @@ export class SqliteEventStore implements EventStore {
     }
   }
 
-  private readRow(tenantId: string, eventId: string, now: number): StoredEvent | undefined {
+  private readEvent(tenantId: string, eventId: string, now: number): StoredEvent | undefined {
     const row = this.sql.getEvent.get(tenantId, eventId, now) as EventValues | undefined;
     return row && toStoredEvent(row);
   }
