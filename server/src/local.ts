@@ -32,14 +32,6 @@ async function main(): Promise<void> {
     backgroundCheckpoints: {
       onError: (message) => logger.warn({ err: message }, 'WAL checkpoint failed; retrying'),
     },
-    // A server that can no longer write exits, for its supervisor to restart it.
-    writerThread: {
-      onFailure: (error) => {
-        logger.fatal({ err: error }, 'the SQLite writer thread ended; exiting');
-        logger.flush();
-        process.exit(1);
-      },
-    },
   });
   // Aborted on SIGTERM before the server closes: long-polling requests answer (with nothing)
   // at once, so shutdown waits for no `wait` to run out and cuts no waiting client.

@@ -179,24 +179,6 @@ export function openSqliteDatabase(file: string): SqliteDatabase {
   return db;
 }
 
-/**
- * Opens an SQLite file that openSqliteDatabase has set up, read-only: for the server's
- * connection when its writes run on the writer thread (writer-thread.ts), so that a write
- * routed here by mistake fails (SQLITE_READONLY) instead of contending for the file's lock.
- */
-export function openSqliteReader(file: string): SqliteDatabase {
-  const db = new Database(file, { readonly: true });
-  db.pragma('busy_timeout = 5000');
-  const version = db.pragma('user_version', { simple: true });
-  if (version !== MIGRATIONS.length) {
-    db.close();
-    throw new Error(
-      `The SQLite file has schema version ${version}; this server reads version ${MIGRATIONS.length}.`,
-    );
-  }
-  return db;
-}
-
 function migrate(db: SqliteDatabase): void {
   // IMMEDIATE takes the write lock first, so two processes starting together migrate once.
   db.transaction(() => {
