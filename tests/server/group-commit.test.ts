@@ -1,5 +1,8 @@
 import Database from 'better-sqlite3';
-import { GroupCommit } from '../../server/src/store/sqlite/group-commit';
+import { GroupCommit, MAX_GATHER_TURNS } from '../../server/src/store/sqlite/group-commit';
+
+/** One turn of the event loop: resumes in the check phase of the next iteration. */
+const nextTurn = () => new Promise((resolve) => setImmediate(resolve));
 
 describe('GroupCommit', () => {
   let db: Database.Database;
@@ -40,6 +43,38 @@ describe('GroupCommit', () => {
     expect(ids).toHaveLength(50);
     expect(commits).toBe(1);
     expect(db.prepare('SELECT COUNT(*) AS n FROM t').get()).toEqual({ n: 50 });
+  });
+
+  it('gathers writes that keep arriving over the next turns of the event loop into one transaction', async () => {
+    const group = new GroupCommit(db);
+    const insert = db.prepare('INSERT INTO t (v) VALUES (?)');
+    const writes = [];
+    for (const v of ['a', 'b', 'c']) {
+      writes.push(group.run(() => insert.run(v)));
+      await nextTurn();
+    }
+
+    await Promise.all(writes);
+    expect(commits).toBe(1);
+    expect(db.prepare('SELECT COUNT(*) AS n FROM t').get()).toEqual({ n: 3 });
+  });
+
+  it('commits within MAX_GATHER_TURNS turns however long writes keep arriving', async () => {
+    const group = new GroupCommit(db);
+    const insert = db.prepare('INSERT INTO t (v) VALUES (?)');
+    let turn = 0;
+    const committedAt: number[] = [];
+    const writes = [];
+    for (; turn < 4 * MAX_GATHER_TURNS; turn += 1) {
+      writes.push(group.run(() => insert.run(`v${turn}`)).then(() => committedAt.push(turn)));
+      await nextTurn();
+    }
+
+    await Promise.all(writes);
+    // The first write waits out the gathering turns and the commit's own, never more.
+    expect(committedAt[0]).toBeLessThanOrEqual(MAX_GATHER_TURNS + 1);
+    expect(commits).toBeGreaterThanOrEqual(3);
+    expect(db.prepare('SELECT COUNT(*) AS n FROM t').get()).toEqual({ n: 4 * MAX_GATHER_TURNS });
   });
 
   it('rolls back a failing write alone and rejects only its promise', async () => {

@@ -6,12 +6,22 @@ interface PendingWrite {
   reject: (error: unknown) => void;
 }
 
+/** At most this many turns of the event loop a batch waits for more writes (see GroupCommit). */
+export const MAX_GATHER_TURNS = 8;
+
 /**
  * Group commit. With `synchronous=FULL` every commit costs an fsync, so one transaction per
- * request would cap durable writes at a few thousand per second. Writes submitted during the
- * same turn of the event loop are run together in one transaction, each inside its own
- * savepoint (so one failing write rolls back alone), and every promise settles only after
- * the shared COMMIT — and so the fsync — has returned. A failed COMMIT rejects them all.
+ * request would cap durable writes at a few thousand per second. Writes are gathered into one
+ * transaction, each inside its own savepoint (so one failing write rolls back alone), and every
+ * promise settles only after the shared COMMIT — and so the fsync — has returned. A failed
+ * COMMIT rejects them all.
+ *
+ * A batch is committed once a turn of the event loop has brought no new write (each turn reads
+ * whatever requests have arrived, without waiting for any), after MAX_GATHER_TURNS turns, or at
+ * maxBatchSize writes. Committing at the end of the first turn instead left half the batches
+ * under load with a single write, each paying a whole fsync while the event loop stood still;
+ * gathering gave 34 % more ingest req/s for 26 % less CPU a request (BENCHMARKS.md). An idle
+ * server's write waits for one empty turn of the loop: microseconds.
  */
 export class GroupCommit {
   private queue: PendingWrite[] = [];
@@ -59,7 +69,19 @@ export class GroupCommit {
   private schedule(): void {
     if (this.scheduled) return;
     this.scheduled = true;
-    setImmediate(() => this.flush());
+    this.gather(0, 0);
+  }
+
+  /** Commits once a turn adds no write to the queue, or at either bound (see the class). */
+  private gather(queuedBefore: number, turns: number): void {
+    setImmediate(() => {
+      const growing = this.queue.length > queuedBefore;
+      if (growing && turns < MAX_GATHER_TURNS && this.queue.length < this.maxBatchSize) {
+        this.gather(this.queue.length, turns + 1);
+      } else {
+        this.flush();
+      }
+    });
   }
 
   private flush(): void {
