@@ -59,6 +59,24 @@ describe('GroupCommit', () => {
     expect(db.prepare('SELECT COUNT(*) AS n FROM t').get()).toEqual({ n: 3 });
   });
 
+  it('commits a lone write once a turn of the event loop has brought nothing new', async () => {
+    const group = new GroupCommit(db);
+    const insert = db.prepare('INSERT INTO t (v) VALUES (?)');
+    let committed = false;
+    const write = group
+      .run(() => insert.run('alone'))
+      .then(() => {
+        committed = true;
+      });
+
+    await nextTurn();
+    expect(committed).toBe(false);
+    await nextTurn();
+    expect(committed).toBe(true);
+    expect(commits).toBe(1);
+    await write;
+  });
+
   it('commits within MAX_GATHER_TURNS turns however long writes keep arriving', async () => {
     const group = new GroupCommit(db);
     const insert = db.prepare('INSERT INTO t (v) VALUES (?)');
@@ -71,8 +89,8 @@ describe('GroupCommit', () => {
     }
 
     await Promise.all(writes);
-    // The first write waits out the gathering turns and the commit's own, never more.
-    expect(committedAt[0]).toBeLessThanOrEqual(MAX_GATHER_TURNS + 1);
+    // The first write waits out exactly the gathering turns, never more.
+    expect(committedAt[0]).toBe(MAX_GATHER_TURNS);
     expect(commits).toBeGreaterThanOrEqual(3);
     expect(db.prepare('SELECT COUNT(*) AS n FROM t').get()).toEqual({ n: 4 * MAX_GATHER_TURNS });
   });

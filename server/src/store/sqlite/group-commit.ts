@@ -66,10 +66,11 @@ export class GroupCommit {
     }
   }
 
-  private schedule(): void {
+  /** `queued`: writes already waiting (left over from a full batch), not news of this turn. */
+  private schedule(queued = 0): void {
     if (this.scheduled) return;
     this.scheduled = true;
-    this.gather(0, 0);
+    this.gather(queued, 0);
   }
 
   /** Commits once a turn adds no write to the queue, or at either bound (see the class). */
@@ -87,7 +88,7 @@ export class GroupCommit {
   private flush(): void {
     this.scheduled = false;
     const batch = this.queue.splice(0, this.maxBatchSize);
-    if (this.queue.length > 0) this.schedule();
+    if (this.queue.length > 0) this.schedule(this.queue.length);
     let results: Array<{ ok: boolean; value: unknown }>;
     try {
       results = this.runBatch(batch);
