@@ -67,8 +67,12 @@ const HARD_LIMIT_MS = 15 * 60_000;
 const INBOX_SMALL = 10_000;
 const INBOX_LARGE = QUICK ? 100_000 : 1_000_000;
 const DYNAMO_INBOX = QUICK ? 2_000 : 10_000;
-/** Pending events seeded for the ack and mix scenarios; each ack consumes one. */
-const ACK_POOL = QUICK ? 40_000 : 150_000;
+/**
+ * Pending events seeded for the ack and mix scenarios; each ack consumes one, and past the
+ * pool an ack answers 409 (no write, so cheaper). Sized for 20,000 acks a second through the
+ * warm-up and every round; a run that still goes past it is not judged on its ack goal.
+ */
+const ACK_POOL = QUICK ? 100_000 : 600_000;
 /** Pending events for the lease-10 + ack-10 workers: more than they drain in every round. */
 const LEASE_POOL = QUICK ? 30_000 : 200_000;
 const WAKE_SAMPLES = QUICK ? 50 : 200;
@@ -422,10 +426,13 @@ async function main(): Promise<void> {
       `soak at ${soakRate} req/s: errors ${soak.reduce((sum, w) => sum + w.errors + w.non2xx, 0)}, p99 by window ${soak.map((w) => w.p99).join(' / ')} ms, RSS at 10 s / 30 s / 60 s: ${rssAt(10)} / ${rssAt(30)} / ${rssAt(60)} MB, peak ${soakRssPeakMb} MB (sampled every 250 ms); the rounds' server after every scenario: ${afterEveryScenarioRssMb} MB`,
     );
     const p99Of = (name: string, target: Target) => rowOf(name, target)?.p99 ?? Number.NaN;
+    const ackNon2xx = rowOf('ack distinct, 50 conn', real.target)?.non2xx ?? 0;
+    const ackPoolRanOut =
+      ackNon2xx > 0 ? `the ack pool of ${ACK_POOL} ran out: ${ackNon2xx} acks answered 409` : undefined;
     const goals = [
       goal('ingest 1 KB / Express+json', ratios.ingest1kb.oursOverExpress, '>=', 0.6),
       goal('ingest 1 KB p99 ms, 50 conn', p99Of('ingest 1 KB, 50 conn', real.target), '<=', 10),
-      goal('ack / Express+json', ratios.ack.oursOverExpress, '>=', 0.6),
+      goal('ack / Express+json', ratios.ack.oursOverExpress, '>=', 0.6, ackPoolRanOut),
       goal(
         `inbox page 100 of ${INBOX_LARGE.toLocaleString('en')} p99 ms, 10 conn`,
         p99Of(`inbox page 100 of ${INBOX_LARGE}, 10 conn`, inboxLarge.target),
@@ -493,12 +500,15 @@ async function main(): Promise<void> {
 }
 
 /** One goal of issue 16 against what this run measured: met, or missed by how much. */
-function goal(name: string, measured: number, op: '>=' | '<=', target: number) {
-  const met = op === '>=' ? measured >= target : measured <= target;
+/** A goal's verdict; `invalid` says why the measurement cannot judge it (then it is not met). */
+function goal(name: string, measured: number, op: '>=' | '<=', target: number, invalid?: string) {
+  const met = invalid === undefined && (op === '>=' ? measured >= target : measured <= target);
   const by = op === '>=' ? target - measured : measured - target;
-  const verdict = met
-    ? 'met'
-    : `missed by ${Math.round(by * 100) / 100} (${(measured / target).toFixed(2)}x the goal)`;
+  const verdict = invalid
+    ? `not measured: ${invalid}`
+    : met
+      ? 'met'
+      : `missed by ${Math.round(by * 100) / 100} (${(measured / target).toFixed(2)}x the goal)`;
   return { name, measured, op, goal: target, met, verdict };
 }
 
