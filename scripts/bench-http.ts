@@ -276,7 +276,10 @@ export function median(values: number[]): number {
     : ((sorted[mid - 1] as number) + (sorted[mid] as number)) / 2;
 }
 
-/** Per side: 20,000 acks a second through the default rounds; past it the 409s count as errors. */
+/**
+ * Seeded for each server of `bench:ab` and `bench:profile`: 20,000 acks a second through
+ * bench:ab's default rounds; past it the 409s count as errors.
+ */
 const SCENARIO_ACK_POOL = 600_000;
 const SCENARIO_INBOX_EVENTS = 100_000;
 
