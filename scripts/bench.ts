@@ -427,15 +427,14 @@ async function main(): Promise<void> {
     );
     const p99Of = (name: string, target: Target) => rowOf(name, target)?.p99 ?? Number.NaN;
     const ackNon2xx = rowOf('ack distinct, 50 conn', real.target)?.non2xx ?? 0;
-    // Past the pool's end an ack answers 409: a refusal, not an ack.
-    const ackPoolRanOut =
+    const ackUnmeasured =
       ackNon2xx > 0
         ? `${ackNon2xx.toLocaleString('en')} answers of the ack rounds were not 2xx (the pool holds ${ACK_POOL.toLocaleString('en')})`
         : undefined;
     const goals = [
       goal('ingest 1 KB / Express+json', ratios.ingest1kb.oursOverExpress, '>=', 0.6),
       goal('ingest 1 KB p99 ms, 50 conn', p99Of('ingest 1 KB, 50 conn', real.target), '<=', 10),
-      goal('ack / Express+json', ratios.ack.oursOverExpress, '>=', 0.6, ackPoolRanOut),
+      goal('ack / Express+json', ratios.ack.oursOverExpress, '>=', 0.6, ackUnmeasured),
       goal(
         `inbox page 100 of ${INBOX_LARGE.toLocaleString('en')} p99 ms, 10 conn`,
         p99Of(`inbox page 100 of ${INBOX_LARGE}, 10 conn`, inboxLarge.target),
